@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.script import call_parse, store_true
 from .core import CharmConfig, CharmError, report_errors
-from .train import train, _check_data
+from .train import train, cli_config
 
 # %% auto #0
 __all__ = ['GRID_KEYS', 'RESULT_COLUMNS', 'parse_values', 'combo_key', 'grid', 'read_results', 'append_result', 'finished_keys',
@@ -153,11 +153,8 @@ def charm_search(
     test:store_true=False,          # Also evaluate each run's best checkpoint on the test list
 ):
     "The paper's momentum x k x threshold grid: one two-stage run per combination; re-running skips finished ones."
-    cfg = CharmConfig.from_file(config) if config else CharmConfig()
-    cfg = cfg.update(data=data, arch=arch, size=size, stage1_epochs=stage1_epochs, stage2_epochs=stage2_epochs,
-                     n=n, pretrained=pretrained, cache=cache)
-    if no_pretrained: cfg = cfg.update(pretrained=False)
-    _check_data(cfg.data)
+    cfg = cli_config(config, no_pretrained, data=data, arch=arch, size=size, stage1_epochs=stage1_epochs,
+                     stage2_epochs=stage2_epochs, n=n, pretrained=pretrained, cache=cache)
     df = search(cfg, parse_values(momentum), parse_values(k, int), parse_values(threshold), out=out, test=test)
     print(results_table(df))
     print(f"Results: {Path(out)/'training_results.csv'}; tables: {Path(out)/'results_table.md'}, {Path(out)/'results_table.tex'}")

@@ -29,7 +29,7 @@ from .callbacks import train_prevalence
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'save_checkpoint', 'load_checkpoint', 'learner_from_checkpoint', 'CharmCheckpoint',
            'ResumableCSVLogger', 'run_dataloaders', 'run_learner', 'train', 'plot_history', 'plot_roc_curves',
-           'charm_train', 'demo_config', 'charm_demo']
+           'cli_config', 'charm_train', 'demo_config', 'charm_demo']
 
 # %% ../nbs/10_train.ipynb #fae4b7b0
 CHECKPOINT_FORMAT = 'charm-xray-checkpoint/1'
@@ -300,6 +300,16 @@ def _save_outputs(learn, cfg, out, stats):
     return res
 
 # %% ../nbs/10_train.ipynb #7e3d6e77
+def cli_config(config:str|None=None,  # YAML/JSON file overriding the defaults
+               no_pretrained:bool=False, # Random initialisation
+               **overrides            # Settings given as flags (None: not given)
+              ) -> CharmConfig:
+    "The configuration a console script asked for: defaults, then the `config` file, then flags; `data` checked."
+    cfg = (CharmConfig.from_file(config) if config else CharmConfig()).update(**overrides)
+    if no_pretrained: cfg = cfg.update(pretrained=False)
+    _check_data(cfg.data)
+    return cfg
+
 @call_parse
 @report_errors
 def charm_train(
@@ -317,11 +327,8 @@ def charm_train(
     resume:store_true=False,    # Continue from OUT/last.pth
 ):
     "Train CHARM-Xray in two stages (frozen + BCE, then unfrozen + ASL) with per-epoch resumable checkpoints."
-    cfg = CharmConfig.from_file(config) if config else CharmConfig()
-    cfg = cfg.update(data=data, out=out, arch=arch, size=size, stage1_epochs=stage1_epochs,
+    cfg = cli_config(config, no_pretrained, data=data, out=out, arch=arch, size=size, stage1_epochs=stage1_epochs,
                      stage2_epochs=stage2_epochs, n=n, pretrained=pretrained, cache=cache)
-    if no_pretrained: cfg = cfg.update(pretrained=False)
-    _check_data(cfg.data)
     train(cfg, resume=resume)
 
 # %% ../nbs/10_train.ipynb #3d3269f7
