@@ -48,7 +48,9 @@ def gpu_check(name:str|None,                # GPU name, None when there is no GP
         return False, ("No GPU found. On Kaggle: Settings > Accelerator > 'GPU T4 x2' (or 'GPU L4'), then restart. "
                        "To run on the CPU anyway (slow), set ALLOW_CPU = True.")
     cap = f"{capability[0]}{capability[1]}"
-    if not arch_supported(capability, arch_list or []):
+    if not any(re.fullmatch(r'(sm|compute)_\d+[a-z]?', a) for a in arch_list or []):   # e.g. a ROCm build: can't tell
+        return True, f"{name} (sm_{cap}): torch's architecture list {arch_list} is not CUDA's; relying on a test operation."
+    if not arch_supported(capability, arch_list):
         return False, f"{name} (compute capability {capability[0]}.{capability[1]}, sm_{cap}): " + P100_ADVICE.format(cap=cap)
     return True, f"{name} (sm_{cap}) is supported by this torch build."
 
@@ -71,7 +73,12 @@ def preflight(allow_cpu:bool=False # Go on without a GPU (the synthetic demo; NI
     print(msg)
     if not ok: raise CharmError(msg)
     try: (torch.ones(8, device='cuda') * 2).sum().item()
-    except RuntimeError as e: raise CharmError(f"{name}: a first CUDA operation failed ({str(e).splitlines()[0]}). " + P100_ADVICE.format(cap=f"{cap[0]}{cap[1]}")) from None
+    except RuntimeError as e:
+        err = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        advice = (P100_ADVICE.format(cap=f"{cap[0]}{cap[1]}") if 'no kernel image' in err else
+                  "The GPU is present but unusable: restart the session (Run > Restart & clear cell outputs); if it persists, "
+                  "switch the accelerator off and on again, or check that torch's CUDA version matches the driver.")
+        raise CharmError(f"{name}: a first CUDA operation failed ({err}). {advice}") from None
     return 'cuda'
 
 # %% ../nbs/13_kaggle.ipynb #4a638d9b
