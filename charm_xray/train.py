@@ -17,9 +17,10 @@ from fastai.callback.core import Callback
 from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback
 from fastai.callback.progress import CSVLogger
 from fastai.losses import BCEWithLogitsLossFlat
+from fastai.data.core import DataLoaders
 from fastai.torch_core import set_seed, default_device
 from .core import LABELS, CharmConfig, CharmError, report_errors
-from .data import nih_dataloaders, class_stats, plot_class_stats
+from .data import CSV_NAMES, nih_dataloaders, class_stats, plot_class_stats
 from .synthetic import demo_data
 from .losses import get_loss
 from .learner import charm_learner, CharmLearner
@@ -28,8 +29,8 @@ from .callbacks import train_prevalence
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'save_checkpoint', 'load_checkpoint', 'learner_from_checkpoint', 'CharmCheckpoint',
-           'ResumableCSVLogger', 'run_dataloaders', 'run_learner', 'train', 'plot_history', 'plot_roc_curves',
-           'cli_config', 'charm_train', 'demo_config', 'charm_demo']
+           'ResumableCSVLogger', 'run_dataloaders', 'with_batch_size', 'run_learner', 'train', 'plot_history',
+           'plot_roc_curves', 'cli_config', 'charm_train', 'demo_config', 'charm_demo']
 
 # %% ../nbs/10_train.ipynb #fae4b7b0
 CHECKPOINT_FORMAT = 'charm-xray-checkpoint/1'
@@ -74,7 +75,7 @@ def _check_data(data):
     if not p.is_dir(): raise CharmError(f"--data {p} is not a folder. Point it at the NIH ChestX-ray14 folder "
                                         f"(Data_Entry_2017.csv, train_val_list.txt, test_list.txt, images).")
     need = ['train_val_list.txt', 'test_list.txt']
-    csvs = [f for f in ('Data_Entry_2017.csv', 'Data_Entry_2017_v2020.csv') if (p/f).exists()]
+    csvs = [f for f in CSV_NAMES if (p/f).exists()]
     missing = ([] if csvs else ['Data_Entry_2017.csv']) + [f for f in need if not (p/f).exists()]
     if missing: raise CharmError(f"--data {p} is missing {', '.join(missing)}: it is not an NIH ChestX-ray14 folder "
                                  f"(on Kaggle: /kaggle/input/data).")
@@ -152,6 +153,14 @@ def run_dataloaders(cfg:CharmConfig, # The run's configuration
     return nih_dataloaders(cfg.data or demo_data(), size=cfg.size, bs=bs, cache=cfg.cache, n=cfg.n,
                            valid_pct=cfg.valid_pct, seed=cfg.seed, num_workers=cfg.num_workers, flip=cfg.flip)
 
+def with_batch_size(dls,   # `DataLoaders` from `run_dataloaders`
+                    bs:int # The new batch size
+                   ):
+    "The same split, items and transforms at batch size `bs`, without reading the CSV or scanning the images again."
+    new = DataLoaders(dls.train.new(bs=bs), dls.valid.new(bs=bs), path=dls.path, device=dls.device)
+    new.test_items = dls.test_items
+    return new
+
 def run_learner(cfg:CharmConfig,      # The run's configuration
                 dls,                  # DataLoaders
                 pretrained=None,      # Override `cfg.pretrained` (e.g. False when weights come from a checkpoint)
@@ -165,7 +174,7 @@ def run_learner(cfg:CharmConfig,      # The run's configuration
     if cfg.fp16 and torch.cuda.is_available(): learn.to_fp16()
     return learn
 
-# %% ../nbs/10_train.ipynb #30a63daf
+# %% ../nbs/10_train.ipynb #fc56d24d
 def _fit_stage(learn, cfg, out, stage, n_epoch, lr, start_epoch=0, best=None):
     "Fit one stage with checkpointing, early stopping and CSV logging, resuming at `start_epoch`."
     if start_epoch >= n_epoch: return
@@ -222,7 +231,7 @@ def train(cfg:CharmConfig,   # The run's configuration
         stage, done, info, state = 2, 0, {}, None
 
     # Stage 2: unfrozen, ASL/Focal, bs 128, fit_one_cycle(10, slice(2e-5, 8e-5))
-    learn.dls = run_dataloaders(cfg, cfg.bs2)
+    learn.dls = with_batch_size(dls, cfg.bs2)
     learn.loss_func = get_loss(cfg.stage2_loss)
     learn.unfreeze()
     learn.opt = None
@@ -238,7 +247,7 @@ def train(cfg:CharmConfig,   # The run's configuration
     _save_outputs(learn, cfg, out, stats)
     return learn
 
-# %% ../nbs/10_train.ipynb #fc56d24d
+# %% ../nbs/10_train.ipynb #f1074d15
 def plot_history(history:str|Path|pd.DataFrame # `history.csv` of a run, or its DataFrame
                 ):
     "Loss and validation AUC curves of both stages, one point per epoch."
@@ -273,7 +282,7 @@ def plot_roc_curves(targs, # Targets (n_images, n_findings), 0/1
     ax.legend(fontsize=7, loc='lower right')
     return fig
 
-# %% ../nbs/10_train.ipynb #35eaa6fa
+# %% ../nbs/10_train.ipynb #ccb39bfb
 def _save_outputs(learn, cfg, out, stats):
     "Save best.pth, results.json and the plots of a finished run."
     from charm_xray.metrics import per_class_auc, mean_class_auc, micro_auc
@@ -299,7 +308,7 @@ def _save_outputs(learn, cfg, out, stats):
     print(f"Validation mean-class AUC {res['mean_auc']:.4f}, micro AUC {res['micro_auc']:.4f}; outputs in {out}")
     return res
 
-# %% ../nbs/10_train.ipynb #7e3d6e77
+# %% ../nbs/10_train.ipynb #866c2279
 def cli_config(config:str|None=None,  # YAML/JSON file overriding the defaults
                no_pretrained:bool=False, # Random initialisation
                **overrides            # Settings given as flags (None: not given)
@@ -331,7 +340,7 @@ def charm_train(
                      stage2_epochs=stage2_epochs, n=n, pretrained=pretrained, cache=cache)
     train(cfg, resume=resume)
 
-# %% ../nbs/10_train.ipynb #3d3269f7
+# %% ../nbs/10_train.ipynb #2fea738c
 def demo_config(out:str='runs/demo', # Output folder
                 size:int=128,        # Image size
                 n:int=600,           # Synthetic images
