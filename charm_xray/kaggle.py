@@ -85,13 +85,19 @@ def preflight(allow_cpu:bool=False # Go on without a GPU (the synthetic demo; NI
 KAGGLE_INPUT, KAGGLE_WORKING = Path('/kaggle/input'), Path('/kaggle/working')
 NIH_MOUNTS = [KAGGLE_INPUT/'data', KAGGLE_INPUT/'nih-chest-xrays'/'data']
 
+def _attached(search:str|Path|None, # A folder such as /kaggle/input, or None
+              names:tuple              # File names to look for
+             ) -> list[Path]:
+    "Files called `names` one and two levels below `search` (an attached dataset and a folder inside it), sorted."
+    if search is None or not Path(search).is_dir(): return []
+    return sorted({f for pat in ('*/', '*/*/') for n in names for f in Path(search).glob(pat + n)})
+
 def find_nih_data(candidates:list|None=None,       # Folders to try first (default: the known Kaggle mounts)
                   search:str|Path|None=KAGGLE_INPUT # Also look one and two levels below this folder
                  ) -> Path|None:
     "The first folder holding the NIH metadata CSV (`Data_Entry_2017*.csv`), or None."
     cands = [Path(c) for c in (NIH_MOUNTS if candidates is None else candidates)]
-    if search is not None and Path(search).is_dir():
-        cands += sorted({f.parent for pat in ('*/', '*/*/') for n in CSV_NAMES for f in Path(search).glob(pat + n)})
+    cands += sorted({f.parent for f in _attached(search, CSV_NAMES)})
     return next((c for c in cands if any((c/n).is_file() for n in CSV_NAMES)), None)
 
 def working_dir(name:str='charm-xray' # Sub-folder for this notebook's outputs when not on Kaggle
@@ -106,9 +112,7 @@ def find_checkpoint(candidates:list|None=None,       # Files to try first (defau
                    ) -> Path|None:
     "The checkpoint to evaluate: this session's run, else a `best.pth` in an attached dataset, or None."
     cands = [Path(c) for c in ([working_dir()/'run'/'best.pth'] if candidates is None else candidates)]
-    if search is not None and Path(search).is_dir():
-        cands += sorted(f for pat in ('*/best.pth', '*/*/best.pth') for f in Path(search).glob(pat))
-    return next((c for c in cands if c.is_file()), None)
+    return next((c for c in cands + _attached(search, ('best.pth',)) if c.is_file()), None)
 
 # %% ../nbs/13_kaggle.ipynb #cc286b1f
 def kaggle_config(data:str|Path|None,  # NIH folder, or None for the synthetic fallback
