@@ -56,7 +56,6 @@ class MomentumUpdate(Callback):
     "Update the momentum (EMA) pathway after every optimizer step and add the online/momentum consistency loss."
     order = 20  # after MixedPrecision (10) and GradientClip (11) have done their work on the step
     def __init__(self,
-        momentum:float=0.99,   # Final EMA coefficient (0.99; the paper's grid also uses 0.999 and 0.9999)
         consistency:float=0.1, # Weight of the consistency loss; 0 disables it
         warmup:bool=True,      # Ramp the coefficient up over the first steps
     ): store_attr(); self.skipped, self.tensors = False, None
@@ -83,7 +82,7 @@ class MomentumUpdate(Callback):
         if self.skipped: self.skipped = False; return
         if not self.run: return
         m = self.learn.model
-        ema_update(m.momentum, m.online(), ema_decay(self.steps, self.momentum, self.warmup), self.tensors)
+        ema_update(m.momentum, m.online(), ema_decay(self.steps, m.momentum_coef, self.warmup), self.tensors)
         self.steps += 1; m.momentum_steps += 1
 
     def after_fit(self): self.tensors = None
@@ -117,23 +116,22 @@ def batch_ids(dl, it:int, n:int):
     return torch.tensor(ids, dtype=torch.long) if len(ids) == n else None
 
 class MemoryBankCallback(Callback):
-    "Decide the rare findings at fit start; after each training batch, enqueue rare images' momentum features."
+    "Record the training prevalence (and so the rare findings) on the model at the first fit; after each training batch, enqueue rare images' momentum features."
     order = MomentumUpdate.order + 1
     def __init__(self,
-        threshold:float=0.2, # Rare iff prevalence <= threshold x prevalence of the most frequent finding
-        verbose:bool=True,   # Print the rare findings at fit start
-    ): store_attr(); self.rare = None
+        verbose:bool=True,   # Print the rare findings when they are first decided
+    ): store_attr()
 
     def before_fit(self):
         m = self.learn.model
-        self.run = getattr(m, 'bank', None) is not None and not hasattr(self.learn, 'lr_finder')
-        if getattr(m, 'bank', None) is None or self.rare is not None: return
-        prev = train_prevalence(self.dls)
-        self.rare = torch.as_tensor(rare_classes(prev, self.threshold))
+        if not hasattr(m, 'rare_known'): self.run = False; return
+        self.run = m.bank is not None and not hasattr(self.learn, 'lr_finder')
+        if m.rare_known: return                         # decided once, stored with the weights
+        m.set_prevalence(train_prevalence(self.dls))
         if self.verbose:
-            t = rare_table(prev, self.threshold)
+            t = rare_table(m.prevalence.cpu().numpy(), m.rare_threshold)
             r = t[t.rare]
-            print(f"Rare findings (training prevalence <= {self.threshold} x {t.prevalence.max():.3%}): " +
+            print(f"Rare findings (training prevalence <= {m.rare_threshold} x {t.prevalence.max():.3%}): " +
                   (', '.join(f"{f} {p:.2%}" for f, p in zip(r.finding, r.prevalence)) or 'none'))
 
     def before_batch(self):
@@ -143,10 +141,11 @@ class MemoryBankCallback(Callback):
         if not (self.run and self.training): return
         m = self.learn.model
         y = self.yb[0]
-        keep = (y[:, self.rare.to(y.device)] > 0).any(1)
+        keep = (y[:, m.rare_mask] > 0).any(1)
         if not keep.any(): return
         f = m.momentum_feats if m.momentum_feats is not None else m.feats.detach()
         ids = m.query_ids
         m.bank.enqueue(f[keep].detach(), y[keep], ids.to(y.device)[keep] if ids is not None else None)
 
-    def after_fit(self): self.learn.model.clear_state()
+    def after_fit(self):
+        if hasattr(self.learn.model, 'clear_state'): self.learn.model.clear_state()

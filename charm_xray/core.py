@@ -6,13 +6,14 @@ Docs: https://charm-xray.github.io/charm-xray/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #7b59736e
 from __future__ import annotations
-import json, sys, functools, dataclasses
-from dataclasses import dataclass, field, asdict, fields
+import os, json, sys, functools, dataclasses
+from dataclasses import dataclass, asdict, fields
 from pathlib import Path
+from typing import Callable
 
 # %% auto #0
-__all__ = ['LABELS', 'DISPLAY_NAMES', 'NO_FINDING', 'CharmError', 'parse_labels', 'labels_to_vector', 'report_errors',
-           'CharmConfig']
+__all__ = ['LABELS', 'DISPLAY_NAMES', 'NO_FINDING', 'PAPER_RECIPE', 'CharmError', 'parse_labels', 'labels_to_vector',
+           'report_errors', 'durable_write', 'CharmConfig']
 
 # %% ../nbs/00_core.ipynb #6b376de0
 LABELS = ['Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration', 'Mass', 'Nodule', 'Pneumonia',
@@ -66,17 +67,43 @@ def report_errors(f):
             sys.exit(2)
     return _inner
 
+# %% ../nbs/00_core.ipynb #805542c5
+def durable_write(path:str|Path,               # The file to write
+                  data:str|bytes|Callable,     # Text, bytes, or a function that writes the file at the path it is given
+                  append:bool=False            # Append one record (text or bytes) instead of replacing the file
+                 ) -> Path:
+    "Write `path` so that a crash leaves the old or the new content, never a mix: temp file + fsync + rename, or one fsynced append."
+    p = Path(path); p.parent.mkdir(parents=True, exist_ok=True)
+    if append:
+        b = data.encode() if isinstance(data, str) else bytes(data)
+        with open(p, 'ab+') as f:
+            if isinstance(data, str) and f.seek(0, 2) > 0:
+                f.seek(-1, 2)
+                if f.read(1) != b'\n': b = b'\n' + b  # mend a line torn by an earlier crash
+            f.write(b); f.flush(); os.fsync(f.fileno())
+        return p
+    tmp = p.with_name(f'.{p.name}.{os.getpid()}.tmp')
+    try:
+        if callable(data): data(tmp)
+        else: tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+        with open(tmp, 'rb') as f: os.fsync(f.fileno())
+        os.replace(tmp, p)
+    finally:
+        if tmp.exists(): tmp.unlink()
+    return p
+
 # %% ../nbs/00_core.ipynb #b5c86790
 @dataclass
 class CharmConfig:
-    "Every setting of a CHARM-Xray run, with the paper's defaults."
+    "Every setting of a CHARM-Xray run; unset (`None`) batch sizes and stage-2 rates come from the `recipe`."
     # data
     data: str|None = None              # NIH folder (`Data_Entry_2017.csv`, lists, images); None: synthetic NIH-format data
     out: str = 'runs/charm'            # Output folder: checkpoints, history, config, plots
     cache: str|None = None             # Preprocessed image cache made by `charm-prepare` (None: read the PNGs)
     size: int = 256                    # Image side length fed to the network
+    split: str = 'official'            # 'official': NIH's train_val/test lists; 'paper': the original notebook's 80/20 patient split
     n: int|None = None                 # Subsample this many training images for a quick run (None: all)
-    valid_pct: float = 0.1             # Fraction of train_val patients held out for validation
+    valid_pct: float = 0.1             # Fraction of the training images held out for validation (whole patients)
     seed: int = 42                     # Seed for splits, subsampling and training
     num_workers: int|None = None       # DataLoader workers (None: fastai's default)
     flip: bool = False                 # Horizontal flips (off: anatomy is not left-right symmetric)
@@ -91,17 +118,24 @@ class CharmConfig:
     bank_size: int = 512               # Memory-bank capacity (0 disables the bank)
     use_ema_for_eval: bool = False     # Evaluate with the momentum (EMA) pathway
     # training
-    bs1: int = 64                      # Stage 1 batch size (frozen backbone, BCE)
-    bs2: int = 128                     # Stage 2 batch size (unfrozen, ASL/Focal)
+    recipe: str = 'auto'               # 'auto': batch sizes and stage-2 rates fit the training-set size; 'paper': always the paper's
+    min_steps: int = 32                # 'auto' recipe: fewest optimizer steps per epoch (smaller batches on small data)
+    bs1: int|None = None               # Stage 1 batch size, frozen backbone + BCE (None: the recipe's; paper 64)
+    bs2: int|None = None               # Stage 2 batch size, unfrozen + ASL/Focal (None: the recipe's; paper 128)
     test_bs: int = 32                  # Batch size for evaluation
     stage1_epochs: int = 3             # Stage 1 epochs
     stage1_lr: float|None = None       # Stage 1 learning rate (None: from `lr_find`)
     stage2_epochs: int = 10            # Stage 2 epochs
-    stage2_lr_min: float = 2e-5        # Stage 2 `slice` start (backbone)
-    stage2_lr_max: float = 8e-5        # Stage 2 `slice` end (new layers)
+    stage2_lr_min: float|None = None   # Stage 2 `slice` start, backbone (None: the recipe's; paper 2e-5)
+    stage2_lr_max: float|None = None   # Stage 2 `slice` end, new layers (None: the recipe's; paper 8e-5)
     stage2_loss: str = 'asl'           # 'asl' or 'focal'
     fp16: bool = True                  # Mixed precision when a GPU is present
     patience: int = 3                  # Early stopping patience (epochs without a better validation AUC)
+
+    def __post_init__(self):
+        for name, ok in (('recipe', ('auto', 'paper')), ('split', ('official', 'paper')), ('stage2_loss', ('asl', 'focal'))):
+            if getattr(self, name) not in ok:
+                raise CharmError(f"{name}={getattr(self, name)!r} is not one of {', '.join(map(repr, ok))}.")
 
     @classmethod
     def from_file(cls, path:str|Path): # A YAML or JSON file with some or all fields
@@ -125,9 +159,11 @@ class CharmConfig:
 
     def save(self, path:str|Path): # Where to write (`.yaml`/`.yml` or `.json`)
         "Write the config as YAML or JSON."
-        p = Path(path); p.parent.mkdir(parents=True, exist_ok=True)
+        p = Path(path)
         if p.suffix.lower() in ('.yaml', '.yml'):
             import yaml
-            p.write_text(yaml.safe_dump(asdict(self), sort_keys=False))
-        else: p.write_text(json.dumps(asdict(self), indent=2))
-        return p
+            return durable_write(p, yaml.safe_dump(asdict(self), sort_keys=False))
+        return durable_write(p, json.dumps(asdict(self), indent=2))
+
+PAPER_RECIPE = dict(bs1=64, bs2=128, stage2_lr_min=2e-5, stage2_lr_max=8e-5)
+"The paper's batch sizes and stage-2 `slice`, meant for the full 86,524-image training list (`recipe='paper'`)."

@@ -10,7 +10,6 @@ import os, json, math, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
-from fastcore.script import call_parse
 from fastcore.parallel import parallel
 from fastai.vision.all import (PILImage, DataBlock, ImageBlock, MultiCategoryBlock, ColReader, IndexSplitter,
                                Resize, aug_transforms, Normalize, imagenet_stats, defaults)
@@ -18,10 +17,11 @@ from .core import *
 from .synthetic import make_synthetic_nih, demo_data
 
 # %% auto #0
-__all__ = ['CSV_NAMES', 'REQUIRED_COLUMNS', 'CACHE_MANIFEST', 'nih_root', 'nih_csv', 'find_images', 'labels_matrix', 'read_nih',
-           'read_list', 'subsample', 'nih_splits', 'load_gray', 'load_xray', 'XrayImage', 'XrayResize', 'LabelReader',
-           'xray_path', 'nih_dataloaders', 'nih_test_dl', 'class_stats', 'plot_class_stats', 'cache_manifest',
-           'prepare_cache', 'use_cache', 'charm_prepare']
+__all__ = ['CSV_NAMES', 'REQUIRED_COLUMNS', 'BBOX_NAME', 'BBOX_FINDINGS', 'CACHE_MANIFEST', 'nih_root', 'nih_csv', 'find_images',
+           'labels_matrix', 'read_nih', 'read_list', 'subsample', 'nih_splits', 'paper_splits', 'read_bbox',
+           'load_gray', 'load_xray', 'XrayImage', 'XrayResize', 'LabelReader', 'xray_path', 'nih_dataloaders',
+           'nih_test_dl', 'check_nih_folder', 'dataloaders_from_config', 'class_stats', 'plot_class_stats',
+           'cache_manifest', 'prepare_cache', 'use_cache']
 
 # %% ../nbs/02_data.ipynb #181169c4
 CSV_NAMES = ('Data_Entry_2017_v2020.csv', 'Data_Entry_2017.csv')
@@ -142,26 +142,76 @@ def _holdout(tv, valid_pct, seed):
     return chosen[inv]
 
 # %% ../nbs/02_data.ipynb #1a876bee
+def _check_disjoint(named:dict):
+    "Raise if any patient is in two of the named splits."
+    pats = {k: set(d['Patient ID']) for k, d in named.items()}
+    ks = list(pats)
+    for i, a in enumerate(ks):
+        for b in ks[i+1:]:
+            s = pats[a] & pats[b]
+            if s: raise CharmError(f"{len(s)} patient(s) (e.g. {min(s)}) are in both the {a} and {b} splits: the split lists are not patient-disjoint.")
+
 def nih_splits(df:pd.DataFrame,   # Output of `read_nih`
                path:str|Path,     # The NIH folder (for `train_val_list.txt` and `test_list.txt`)
-               valid_pct:float=0.1, # Fraction of train_val images held out for validation (whole patients)
+               valid_pct:float=0.1, # Fraction of the training images held out for validation (whole patients)
                seed:int=42,       # Random seed for the hold-out and the subsample
-               n:int|None=None    # Subsample the training split to `n` images (None: all)
+               n:int|None=None,   # Subsample the training split to `n` images (None: all)
+               split:str='official' # 'official': NIH's lists; 'paper': `paper_splits` (test = the held-out 20 %)
               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    "Train, validation and test rows: test is `test_list.txt`; validation a seeded patient-wise hold-out of `train_val_list.txt`."
+    "Train, validation and test rows: test is `test_list.txt` (or the paper's held-out patients); validation a seeded patient-wise hold-out of the rest."
     if not 0 < valid_pct < 1: raise CharmError(f"valid_pct={valid_pct} must be between 0 and 1.")
-    tv_names, test_names = set(read_list(path, 'train_val_list.txt')), set(read_list(path, 'test_list.txt'))
-    in_tv, in_test = df['Image Index'].isin(tv_names), df['Image Index'].isin(test_names)
-    if (~in_tv & ~in_test).any():
-        warnings.warn(f"{(~in_tv & ~in_test).sum()} images are in neither train_val_list.txt nor test_list.txt; ignoring them.")
-    tv, test = df[in_tv & ~in_test], df[in_test]
-    if len(tv) == 0 or len(test) == 0: raise CharmError(f"No images of {'train_val_list.txt' if len(tv) == 0 else 'test_list.txt'} found in the table.")
+    if split == 'paper':
+        tv, test, scored = paper_splits(df)
+        test = test.assign(paper_scored=test['Image Index'].isin(set(scored['Image Index'])))
+    elif split == 'official':
+        tv_names, test_names = set(read_list(path, 'train_val_list.txt')), set(read_list(path, 'test_list.txt'))
+        in_tv, in_test = df['Image Index'].isin(tv_names), df['Image Index'].isin(test_names)
+        if (~in_tv & ~in_test).any():
+            warnings.warn(f"{(~in_tv & ~in_test).sum()} images are in neither train_val_list.txt nor test_list.txt; ignoring them.")
+        tv, test = df[in_tv & ~in_test], df[in_test]
+        if len(tv) == 0 or len(test) == 0: raise CharmError(f"No images of {'train_val_list.txt' if len(tv) == 0 else 'test_list.txt'} found in the table.")
+    else: raise CharmError(f"split={split!r} is not one of 'official', 'paper'.")
     hold = _holdout(tv, valid_pct, seed)
     train, valid = subsample(tv[~hold], n, seed), tv[hold]
-    pats = [set(d['Patient ID']) for d in (train, valid, test)]
-    for (a, b), s in zip([('train', 'valid'), ('train', 'test'), ('valid', 'test')], [pats[0] & pats[1], pats[0] & pats[2], pats[1] & pats[2]]):
-        if s: raise CharmError(f"{len(s)} patient(s) (e.g. {min(s)}) are in both the {a} and {b} splits: the split lists are not patient-disjoint.")
+    _check_disjoint(dict(train=train, valid=valid, test=test))
     return tuple(d.reset_index(drop=True) for d in (train, valid, test))
+
+# %% ../nbs/02_data.ipynb #5c373eaf
+def paper_splits(df:pd.DataFrame # Output of `read_nih`: all rows, in CSV order
+                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]: # train_val, heldout, scored
+    "The original CHARM-Xray notebook's split: patients 80/20 (`train_test_split`, seed 85); the paper scored the `RandomSplitter(0.125, seed=85)` validation part of the held-out 20 %."
+    from sklearn.model_selection import train_test_split
+    from fastai.data.transforms import RandomSplitter
+    patients = np.unique(df['Patient ID'])
+    _, held_patients = train_test_split(patients, test_size=0.2, random_state=85, shuffle=True)
+    held = df['Patient ID'].isin(held_patients)
+    train_val, heldout = df[~held].reset_index(drop=True), df[held].reset_index(drop=True)
+    _, scored_idx = RandomSplitter(valid_pct=0.125, seed=85)(heldout)
+    return train_val, heldout, heldout.iloc[list(scored_idx)].reset_index(drop=True)
+
+# %% ../nbs/02_data.ipynb #b1603d3d
+BBOX_NAME = 'BBox_List_2017.csv'
+BBOX_FINDINGS = ['Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration', 'Mass', 'Nodule', 'Pneumonia', 'Pneumothorax']
+"The 8 findings NIH drew boxes for."
+
+def read_bbox(path:str|Path # `BBox_List_2017.csv`, or the NIH folder holding it
+             ) -> pd.DataFrame:
+    "NIH's box list as `Image Index`, `Finding Label` (canonical names), `x`, `y`, `w`, `h` (original pixels)."
+    p = Path(path)
+    if p.is_dir(): p = p/BBOX_NAME
+    if not p.exists(): raise CharmError(f"{p} not found: the box list is NIH's {BBOX_NAME} (in the NIH folder, beside Data_Entry_2017.csv).")
+    raw = pd.read_csv(p, header=None, skiprows=1, dtype=str, skip_blank_lines=True)
+    if raw.shape[1] < 6 or not str(p.read_text().splitlines()[0]).startswith('Image Index'):
+        raise CharmError(f"{p} is not NIH's box list: expected the header 'Image Index,Finding Label,Bbox [x,y,w,h]' "
+                         f"and 6 columns, got {raw.shape[1]}.")
+    df = raw.iloc[:, :6].copy(); df.columns = ['Image Index', 'Finding Label', 'x', 'y', 'w', 'h']
+    df['Finding Label'] = [('Infiltration' if s.strip() == 'Infiltrate' else parse_labels(s, where=str(p))[0])
+                           for s in df['Finding Label']]
+    for c in 'xywh':
+        df[c] = pd.to_numeric(df[c], errors='coerce')
+    bad = df[list('xywh')].isna().any(axis=1)
+    if bad.any(): raise CharmError(f"{p}: {int(bad.sum())} row(s) without numeric x, y, w, h (first: {df[bad].iloc[0]['Image Index']}).")
+    return df.reset_index(drop=True)
 
 # %% ../nbs/02_data.ipynb #cbbb9583
 def load_gray(fn:str|Path # An image file
@@ -220,7 +270,8 @@ def nih_dataloaders(path:str|Path|None=None, # The NIH folder (None: the synthet
                     bs:int=64,           # Batch size
                     cache:str|Path|None=None, # A `prepare_cache` folder to read images from (None: the original PNGs)
                     n:int|None=None,     # Subsample the training split to `n` images (None: all)
-                    valid_pct:float=0.1, # Fraction of train_val images held out for validation (whole patients)
+                    valid_pct:float=0.1, # Fraction of the training images held out for validation (whole patients)
+                    split:str='official', # 'official' (NIH's lists) or 'paper' (`paper_splits`)
                     seed:int=42,         # Random seed for the split and subsample
                     num_workers:int|None=None, # DataLoader worker processes (None: fastai's default)
                     flip:bool=False,     # Random horizontal flips
@@ -233,7 +284,7 @@ def nih_dataloaders(path:str|Path|None=None, # The NIH folder (None: the synthet
                    ):
     "fastai `DataLoaders` for NIH ChestX-ray14 (multi-label over `LABELS`), with the test split in `dls.test_items`."
     path = demo_data() if path is None else path
-    train, valid, test = nih_splits(read_nih(path, strict=strict), path, valid_pct=valid_pct, seed=seed, n=n)
+    train, valid, test = nih_splits(read_nih(path, strict=strict), path, valid_pct=valid_pct, seed=seed, n=n, split=split)
     if cache is not None: train, valid, test = use_cache(cache, size, train, valid, test)
     items = pd.concat([train, valid], ignore_index=True)
     tfms = aug_transforms(do_flip=flip, max_rotate=max_rotate, max_zoom=max_zoom, max_lighting=max_lighting, max_warp=0.) if aug else []
@@ -255,6 +306,27 @@ def nih_test_dl(dls,                     # `DataLoaders` from `nih_dataloaders`
     "A labelled, un-augmented `DataLoader` over the test split (or `items`) with `dls`'s validation transforms."
     items = dls.test_items if items is None else items
     return dls.test_dl(subsample(items, n, seed), with_labels=True, bs=bs)
+
+# %% ../nbs/02_data.ipynb #efb12270
+def check_nih_folder(data:str|Path|None # The NIH folder a user gave (None: the synthetic default)
+                    ):
+    "Raise one clear `CharmError` when `data` is not an NIH ChestX-ray14 folder (CSV and both lists)."
+    if data is None: return
+    p = Path(data)
+    if not p.is_dir(): raise CharmError(f"--data {p} is not a folder. Point it at the NIH ChestX-ray14 folder "
+                                        f"(Data_Entry_2017.csv, train_val_list.txt, test_list.txt, images).")
+    csvs = [f for f in CSV_NAMES if (p/f).exists()]
+    missing = ([] if csvs else ['Data_Entry_2017.csv']) + [f for f in ('train_val_list.txt', 'test_list.txt') if not (p/f).exists()]
+    if missing: raise CharmError(f"--data {p} is missing {', '.join(missing)}: it is not an NIH ChestX-ray14 folder "
+                                 f"(on Kaggle: the 'NIH Chest X-rays' dataset's data folder).")
+
+def dataloaders_from_config(cfg:CharmConfig, # The run's configuration
+                            bs:int           # Batch size
+                           ):
+    "The NIH (or synthetic) `DataLoaders` a run with `cfg` trains on."
+    check_nih_folder(cfg.data)
+    return nih_dataloaders(cfg.data or demo_data(), size=cfg.size, bs=bs, cache=cfg.cache, n=cfg.n, split=cfg.split,
+                           valid_pct=cfg.valid_pct, seed=cfg.seed, num_workers=cfg.num_workers, flip=cfg.flip)
 
 # %% ../nbs/02_data.ipynb #53fafee0
 def class_stats(train:pd.DataFrame,            # Training rows (with the `LABELS` columns)
@@ -290,9 +362,7 @@ def plot_class_stats(stats:pd.DataFrame,  # Output of `class_stats`
 # %% ../nbs/02_data.ipynb #c1fbdf2b
 CACHE_MANIFEST = 'charm_cache.json'
 
-def _write_json(fn, d):
-    tmp = fn.with_name(f'.{fn.name}.{os.getpid()}.tmp')
-    tmp.write_text(json.dumps(d, indent=1)); os.replace(tmp, fn)
+def _write_json(fn, d): durable_write(fn, json.dumps(d, indent=1))
 
 def cache_manifest(cache:str|Path # A cache folder made by `prepare_cache`
                   ) -> dict:
@@ -310,9 +380,7 @@ def _cache_one(item, dest, size, compress_level=0):
     if min(w, h) != size:
         s = size / min(w, h)
         im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS, reducing_gap=3.0)
-    tmp = Path(dest) / f'.{name}.{os.getpid()}.tmp'
-    im.save(tmp, format='PNG', compress_level=compress_level)
-    os.replace(tmp, Path(dest) / name)
+    durable_write(Path(dest) / name, lambda tmp: im.save(tmp, format='PNG', compress_level=compress_level))
 
 # %% ../nbs/02_data.ipynb #c260a815
 def prepare_cache(data:str|Path,         # The NIH folder
@@ -359,19 +427,3 @@ def use_cache(cache:str|Path, # A `prepare_cache` folder
         d['path'] = [os.path.join(cache, nm) for nm in d['Image Index']]
         out.append(d.reset_index(drop=True))
     return tuple(out)
-
-# %% ../nbs/02_data.ipynb #b12ed981
-@call_parse
-@report_errors
-def charm_prepare(data:str=None,       # The NIH folder (Data_Entry_2017.csv, lists, images)
-                  size:int=256,        # Shorter side of the cached images
-                  dest:str=None,       # Cache folder to create or resume
-                  workers:int=None,    # Parallel worker processes (default: all CPUs)
-                  compress:int=0       # PNG compression level 0-9 (0: fastest to read, about twice the disk space of 1)
-                 ):
-    "Resize every NIH image once into a cache folder for fast training (resumable: run it again to finish)."
-    if data is None or dest is None: raise CharmError("both --data DIR and --dest DIR are required.")
-    prepare_cache(data, dest, size=size, n_workers=defaults.cpus if workers is None else workers, compress_level=compress)
-    m = cache_manifest(dest)
-    print(f"Cached {m['images'] - len(m['failed'])} of {m['images']} images at {size}px in {dest}" +
-          (f" ({len(m['failed'])} unreadable: {', '.join(m['failed'][:3])})" if m['failed'] else ''))

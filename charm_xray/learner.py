@@ -16,13 +16,13 @@ from fastai.torch_core import params
 from fastai.losses import BCEWithLogitsLossFlat
 from fastai.metrics import AccumMetric, ActivationType
 from fastcore.foundation import L
-from .core import LABELS, DISPLAY_NAMES
+from .core import LABELS, DISPLAY_NAMES, CharmConfig
 from .metrics import MeanClassAUC, MicroAUC, per_class_auc
 from .model import CharmModel
 from .callbacks import MomentumUpdate, MemoryBankCallback
 
 # %% auto #0
-__all__ = ['charm_splitter', 'class_auc_metric', 'CharmLearner', 'charm_learner']
+__all__ = ['charm_splitter', 'class_auc_metric', 'CharmLearner', 'charm_learner', 'learner_from_config']
 
 # %% ../nbs/09_learner.ipynb #01f3e962
 def charm_splitter(m:CharmModel # The model to split
@@ -46,10 +46,10 @@ class CharmLearner(Learner):
     "A fastai `Learner` for `CharmModel`, with CHARM-Xray's helpers (rare findings, attention maps)."
     @property
     def rare_findings(self) -> list[str]:
-        "The findings the memory bank treats as rare (known once `fit` has started)."
-        cb = getattr(self, 'memory_bank', None)
-        if cb is None or cb.rare is None: return []
-        return [l for l, r in zip(LABELS, cb.rare.tolist()) if r]
+        "The findings the model treats as rare (known once `fit` has started, or from a checkpoint)."
+        m = self.model
+        if not getattr(m, 'rare_known', False): return []
+        return [l for l, r in zip(LABELS, m.rare_mask.tolist()) if r]
 
     def show_attention(self,
         item,                 # An image path or a row of the NIH table
@@ -96,10 +96,23 @@ def charm_learner(dls,                              # `DataLoaders` with 14-find
     n_out = len(getattr(dls, 'vocab', None) or LABELS)
     if model is None:
         model = CharmModel(arch, n_out=n_out, pretrained=pretrained, attention=attention, momentum=momentum,
-                           bank_size=bank_size, k=k, use_ema_for_eval=use_ema_for_eval)
+                           bank_size=bank_size, k=k, threshold=threshold, use_ema_for_eval=use_ema_for_eval)
     ms = [MeanClassAUC(), MicroAUC()] + ([class_auc_metric(i) for i in range(n_out)] if per_class else []) + list(L(metrics))
-    cbs = [MomentumUpdate(momentum=momentum or 0.99, consistency=consistency), MemoryBankCallback(threshold)] + list(L(cbs))
+    cbs = [MomentumUpdate(consistency=consistency), MemoryBankCallback()] + list(L(cbs))
     learn = CharmLearner(dls, model, loss_func=loss_func or BCEWithLogitsLossFlat(), splitter=charm_splitter,
                          metrics=ms, cbs=cbs, **kwargs)
     if pretrained: learn.freeze()
+    return learn
+
+def learner_from_config(cfg:CharmConfig,   # The run's configuration
+                        dls,               # DataLoaders, e.g. from `data.dataloaders_from_config`
+                        pretrained=None,   # Override `cfg.pretrained` (e.g. False when weights come from a checkpoint)
+                        **kwargs           # Passed to `charm_learner`
+                       ) -> CharmLearner:
+    "The `CharmLearner` a run with `cfg` uses, in mixed precision when `cfg.fp16` and a GPU is present."
+    learn = charm_learner(dls, cfg.arch, pretrained=cfg.pretrained if pretrained is None else pretrained,
+                          momentum=cfg.momentum, k=cfg.k, threshold=cfg.threshold, bank_size=cfg.bank_size,
+                          consistency=cfg.consistency, attention=cfg.attention, use_ema_for_eval=cfg.use_ema_for_eval,
+                          **kwargs)
+    if cfg.fp16 and torch.cuda.is_available(): learn.to_fp16()
     return learn

@@ -7,10 +7,11 @@ Docs: https://charm-xray.github.io/charm-xray/model.html.md"""
 # %% ../nbs/07_model.ipynb #0892f5b6
 from __future__ import annotations
 import copy
+import numpy as np
 import torch
 from torch import nn
 from .core import LABELS
-from .layers import attention_layer, RareMemoryBank, MemoryFusion
+from .layers import attention_layer, RareMemoryBank, MemoryFusion, rare_classes
 from .backbones import create_backbone, Backbone
 
 # %% auto #0
@@ -27,6 +28,7 @@ class CharmModel(nn.Module):
         momentum:float=0.99,                  # EMA coefficient; 0 or None: no momentum pathway
         bank_size:int=512,                    # Memory-bank capacity; 0: no bank
         k:int=3,                              # Bank entries retrieved per image
+        threshold:float=0.2,                  # Rare if training prevalence <= threshold x the most frequent finding's
         dropout:float=0.2,                    # Dropout before the classifier
         use_ema_for_eval:bool=False,          # In eval mode, compute features with the momentum pathway
         body:nn.Module|None=None,             # A ready `Backbone` to use instead of creating `arch`
@@ -36,17 +38,33 @@ class CharmModel(nn.Module):
         nf = self.body.num_channels
         self.attention = attention_layer(attention, nf)
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.momentum = None
+        self.momentum, self.momentum_coef = None, float(momentum or 0.)
         if momentum:
             self.momentum = nn.ModuleList([copy.deepcopy(self.body), copy.deepcopy(self.attention)])
             self.momentum.requires_grad_(False)
         # EMA steps taken so far: a buffer, so a checkpoint resumes the warm-up where it was
         self.register_buffer('momentum_steps', torch.zeros((), dtype=torch.long))
+        # training prevalence per finding (NaN until a fit has seen the data) and the rare findings it implies: buffers,
+        # so a checkpoint carries them and every later fit, evaluation and the bank agree on one rare set
+        self.rare_threshold = threshold
+        self.register_buffer('prevalence', torch.full((n_out,), float('nan')))
+        self.register_buffer('rare_mask', torch.zeros(n_out, dtype=torch.bool))
         self.bank = RareMemoryBank(bank_size, nf, k=k, n_labels=n_out) if bank_size else None
         self.fusion = MemoryFusion(nf) if bank_size else None
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(nf, n_out))
         self.use_ema_for_eval, self.n_out, self.arch = use_ema_for_eval, n_out, getattr(self.body, 'arch', arch)
         self.clear_state()
+
+    def set_prevalence(self, prevalence):
+        "Record the training prevalence of each finding and mark the rare ones (the memory bank's rule)."
+        p = np.asarray(prevalence, dtype=np.float32)
+        self.prevalence.copy_(torch.from_numpy(p))
+        self.rare_mask.copy_(torch.from_numpy(rare_classes(p, self.rare_threshold)))
+
+    @property
+    def rare_known(self) -> bool:
+        "Whether the training prevalence (and so the rare findings) has been recorded."
+        return bool(torch.isfinite(self.prevalence).all())
 
     def clear_state(self):
         "Forget the per-batch tensors kept for the callbacks (features, retrieval, query ids)."
