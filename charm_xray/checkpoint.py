@@ -12,6 +12,7 @@ import torch
 from fastai.callback.core import Callback
 from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback
 from fastcore.basics import store_attr
+from fastcore.foundation import L
 from .core import LABELS, CharmConfig, CharmError, durable_write
 from .data import check_nih_folder, dataloaders_from_config
 from .learner import CharmLearner, learner_from_config
@@ -23,6 +24,12 @@ __all__ = ['CHECKPOINT_FORMAT', 'save_checkpoint', 'load_checkpoint', 'learner_f
 # %% ../nbs/10_checkpoint.ipynb #3f429477
 CHECKPOINT_FORMAT = 'charm-xray-checkpoint/1'
 
+def _plain(o):
+    "`o` with fastcore's `L` (and other list-likes in an optimizer state) turned into plain lists, so `weights_only` can read it."
+    if isinstance(o, dict): return {k: _plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, L)): return [_plain(v) for v in o]
+    return o
+
 def save_checkpoint(path:str|Path,       # File to write (replaced atomically)
                     learn:CharmLearner,  # The learner whose model (and optimizer) to save
                     cfg:CharmConfig,     # The run's configuration
@@ -32,7 +39,7 @@ def save_checkpoint(path:str|Path,       # File to write (replaced atomically)
     "Write a checkpoint of `learn` to `path` with `durable_write`: an interrupted save never destroys `path`."
     state = dict(format=CHECKPOINT_FORMAT, labels=list(LABELS), config=dataclasses.asdict(cfg),
                  model=learn.model.state_dict(), info=info,
-                 opt=learn.opt.state_dict() if with_opt and learn.opt is not None else None)
+                 opt=_plain(learn.opt.state_dict()) if with_opt and learn.opt is not None else None)
     return durable_write(path, lambda tmp: torch.save(state, tmp))
 
 def load_checkpoint(path:str|Path # A checkpoint written by `save_checkpoint`

@@ -17,15 +17,23 @@ from .data import check_nih_folder, prepare_cache, cache_manifest
 from .synthetic import demo_data
 
 # %% auto #0
-__all__ = ['CharmArgumentParser', 'add_config_flags', 'config_from_args', 'charm_train', 'charm_search', 'charm_test',
-           'charm_prepare', 'demo_config', 'charm_demo']
+__all__ = ['both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args', 'charm_train', 'charm_search',
+           'charm_test', 'charm_prepare', 'demo_config', 'charm_demo']
 
 # %% ../nbs/16_cli.ipynb #669391cc
+def both_spellings(*names:str) -> tuple:
+    "Option strings plus their other spelling: `('--num-samples',)` → `('--num-samples', '--num_samples')`."
+    alts = [f"--{n[2:].replace(a, b)}" for n in names if n.startswith('--') for a, b in (('_', '-'), ('-', '_'))]
+    return tuple(dict.fromkeys([*names, *alts]))
+
 class CharmArgumentParser(argparse.ArgumentParser):
-    "An `ArgumentParser` whose long flags answer to both spellings: `--num-samples` and `--num_samples`."
-    def add_argument(self, *names, **kwargs):
-        alts = [f"--{n[2:].replace(a, b)}" for n in names if n.startswith('--') for a, b in (('_', '-'), ('-', '_'))]
-        return super().add_argument(*dict.fromkeys([*names, *alts]), **kwargs)
+    "An `ArgumentParser` whose long flags (also those of its argument groups) answer to both spellings."
+    def add_argument(self, *names, **kwargs): return super().add_argument(*both_spellings(*names), **kwargs)
+    def add_argument_group(self, *args, **kwargs):
+        g = super().add_argument_group(*args, **kwargs)
+        add = g.add_argument
+        g.add_argument = lambda *names, **kw: add(*both_spellings(*names), **kw)
+        return g
 
 # %% ../nbs/16_cli.ipynb #3ba38fb8
 def _parse_pretrained(v:str):

@@ -119,7 +119,7 @@ class CharmConfig:
     use_ema_for_eval: bool = False     # Evaluate with the momentum (EMA) pathway
     # training
     recipe: str = 'auto'               # 'auto': batch sizes and stage-2 rates fit the training-set size; 'paper': always the paper's
-    min_steps: int = 32                # 'auto' recipe: fewest optimizer steps per epoch (smaller batches on small data)
+    min_steps: int = 30                # 'auto' recipe: fewest optimizer steps per epoch (smaller batches on small data)
     bs1: int|None = None               # Stage 1 batch size, frozen backbone + BCE (None: the recipe's; paper 64)
     bs2: int|None = None               # Stage 2 batch size, unfrozen + ASL/Focal (None: the recipe's; paper 128)
     test_bs: int = 32                  # Batch size for evaluation

@@ -12,6 +12,7 @@ import numpy as np
 import matplotlib
 import matplotlib.pyplot as plt
 import yaml
+from fastcore.foundation import L
 from fastai.callback.tracker import EarlyStoppingCallback
 from fastai.losses import BCEWithLogitsLossFlat
 from fastai.data.core import DataLoaders
@@ -134,7 +135,7 @@ class TrainingRun:
     def _restore_opt(self):
         self.learn.opt = None
         if self.state is not None and self.state.get('opt') is not None:
-            self.learn.create_opt(); self.learn.opt.load_state_dict(self.state['opt'])
+            self.learn.create_opt(); self.learn.opt.load_state_dict({**self.state['opt'], 'hypers': L(self.state['opt']['hypers'])})
 
     def stage(self, n:int # 1 (frozen, BCE) or 2 (unfrozen, ASL/Focal)
              ) -> CharmLearner|None:
