@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 import torch
 import torch.nn.functional as F
-from fastai.callback.core import Callback, CancelStepException
+from fastai.callback.core import Callback
 from fastcore.basics import store_attr
 from .core import LABELS, DISPLAY_NAMES
 from .layers import rare_classes

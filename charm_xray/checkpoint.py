@@ -18,8 +18,8 @@ from .data import check_nih_folder, dataloaders_from_config
 from .learner import CharmLearner, learner_from_config
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FORMAT', 'save_checkpoint', 'load_checkpoint', 'learner_from_checkpoint', 'CharmCheckpoint',
-           'ResumableCSVLogger']
+__all__ = ['CHECKPOINT_FORMAT', 'save_checkpoint', 'load_checkpoint', 'portable_config', 'learner_from_checkpoint',
+           'CharmCheckpoint', 'ResumableCSVLogger']
 
 # %% ../nbs/10_checkpoint.ipynb #3f429477
 CHECKPOINT_FORMAT = 'charm-xray-checkpoint/1'
@@ -59,7 +59,9 @@ def load_checkpoint(path:str|Path # A checkpoint written by `save_checkpoint`
     return state
 
 # %% ../nbs/10_checkpoint.ipynb #3cb142bf
-def _portable(cfg:CharmConfig, path) -> CharmConfig:
+def portable_config(cfg:CharmConfig, # A configuration stored in a checkpoint
+                    path             # The checkpoint (for messages)
+                   ) -> CharmConfig:
     "`cfg` with a recorded image cache that no longer exists dropped, and a clear error for a missing data folder."
     if cfg.data is not None and not Path(cfg.data).exists():
         raise CharmError(f"Checkpoint {path} was trained on the NIH folder {cfg.data}, which is not here: "
@@ -80,7 +82,7 @@ def learner_from_checkpoint(path:str|Path,   # A checkpoint written by charm-tra
     cfg = CharmConfig().update(**state['config'], _source=f'checkpoint {path}')
     if data is not None: cfg = cfg.update(data=str(data), cache=cache)
     elif cache is not None: cfg = cfg.update(cache=str(cache))
-    cfg = _portable(cfg, path)
+    cfg = portable_config(cfg, path)
     check_nih_folder(cfg.data)
     learn = learner_from_config(cfg, dataloaders_from_config(cfg, bs or cfg.test_bs), pretrained=False)
     try: learn.model.load_state_dict(state['model'])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 for _msg in (r'`torch\.jit\.script` is deprecated', r'.*torch\.jit\.script.*deprecated'):  # from fastai.layers, at import
     warnings.filterwarnings('ignore', message=_msg, category=FutureWarning)
-import argparse, dataclasses, json, sys, time
+import argparse, dataclasses, json, time
 from pathlib import Path
 from fastcore.docments import docments
 from .core import CharmConfig, CharmError, report_errors, durable_write
@@ -18,7 +18,7 @@ from .synthetic import demo_data
 
 # %% auto #0
 __all__ = ['both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args', 'charm_train', 'charm_search',
-           'charm_test', 'charm_prepare', 'demo_config', 'charm_demo']
+           'charm_test', 'charm_prepare', 'charm_kaggle_bundle', 'demo_config', 'charm_demo']
 
 # %% ../nbs/16_cli.ipynb #669391cc
 def both_spellings(*names:str) -> tuple:
@@ -154,6 +154,26 @@ def charm_prepare(argv:list|None=None # Arguments (default: the command line)
     m = cache_manifest(a.dest)
     print(f"Cached {m['images'] - len(m['failed'])} of {m['images']} images at {a.size}px in {a.dest}" +
           (f" ({len(m['failed'])} unreadable: {', '.join(m['failed'][:3])})" if m['failed'] else ''))
+
+# %% ../nbs/16_cli.ipynb #a3c00449
+@report_errors
+def charm_kaggle_bundle(argv:list|None=None # Arguments (default: the command line)
+                       ):
+    "Build the wheel dataset for Kaggle with the internet off: our wheel, the wheels Kaggle's image lacks, backbone weights, dataset-metadata.json."
+    from charm_xray.kaggle import kaggle_bundle
+    p = _parser(charm_kaggle_bundle.__doc__)
+    p.add_argument('dest', help='Folder to write (the dataset to upload)')
+    p.add_argument('--weights', action='append', help="Backbone weights to include: ARCH (from the timm hub) or ARCH=FILE; repeatable")
+    p.add_argument('--project', help='A charm-xray checkout to build our wheel from (default: this one, else PyPI)')
+    p.add_argument('--have', help="What Kaggle's image holds: `pip list --format=freeze` saved in a Kaggle notebook (default: a built-in list)")
+    p.add_argument('--extras', action='append', default=[], help="Extras of charm-xray to include, e.g. lite0; repeatable")
+    p.add_argument('--python', default='3.11', help="Kaggle's Python version (to pick binary wheels)")
+    p.add_argument('--owner', help='Kaggle user name for the dataset id (default: $KAGGLE_USERNAME)')
+    p.add_argument('--slug', default='charm-xray-wheels', help='Dataset slug')
+    a = p.parse_args(argv)
+    dest = kaggle_bundle(a.dest, weights=a.weights, project=a.project, have=a.have, extras=tuple(a.extras),
+                         python=a.python, owner=a.owner, slug=a.slug)
+    print(f"Wrote {dest}: " + ', '.join(sorted(f.name for f in dest.iterdir())))
 
 # %% ../nbs/16_cli.ipynb #181ddbd8
 def demo_config(out:str='runs/demo', # Output folder

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
 from fastcore.parallel import parallel
-from fastai.vision.all import (PILImage, DataBlock, ImageBlock, MultiCategoryBlock, ColReader, IndexSplitter,
+from fastai.vision.all import (PILImage, DataBlock, ImageBlock, MultiCategoryBlock, IndexSplitter,
                                Resize, aug_transforms, Normalize, imagenet_stats, defaults)
 from .core import *
-from .synthetic import make_synthetic_nih, demo_data
+from .synthetic import demo_data
 
 # %% auto #0
 __all__ = ['CSV_NAMES', 'REQUIRED_COLUMNS', 'BBOX_NAME', 'BBOX_FINDINGS', 'CACHE_MANIFEST', 'nih_root', 'nih_csv', 'find_images',
@@ -34,7 +34,7 @@ def nih_root(path:str|Path # The NIH folder, or its `Data_Entry_2017*.csv`
             ) -> Path:
     "The NIH folder: `path` itself, or the folder holding `path` when it is the CSV."
     p = Path(path)
-    if not p.exists(): raise CharmError(f"{p} not found: pass the NIH ChestX-ray14 folder (on Kaggle: /kaggle/input/data).")
+    if not p.exists(): raise CharmError(f"{p} not found: pass the NIH ChestX-ray14 folder (on Kaggle: the 'NIH Chest X-rays' dataset's data folder, e.g. /kaggle/input/datasets/organizations/nih-chest-xrays/data).")
     return p.parent if p.is_file() else p
 
 def nih_csv(path:str|Path # The NIH folder, or its `Data_Entry_2017*.csv`
@@ -44,7 +44,7 @@ def nih_csv(path:str|Path # The NIH folder, or its `Data_Entry_2017*.csv`
     if p.is_file(): return p
     for n in CSV_NAMES:
         if (nih_root(p) / n).exists(): return p / n
-    raise CharmError(f"No {' or '.join(CSV_NAMES)} in {p}: pass the NIH ChestX-ray14 folder (on Kaggle: /kaggle/input/data).")
+    raise CharmError(f"No {' or '.join(CSV_NAMES)} in {p}: pass the NIH ChestX-ray14 folder (on Kaggle: the 'NIH Chest X-rays' dataset's data folder, e.g. /kaggle/input/datasets/organizations/nih-chest-xrays/data).")
 
 # %% ../nbs/02_data.ipynb #1bf988a7
 def find_images(path:str|Path # The NIH folder

@@ -7,8 +7,6 @@ Docs: https://charm-xray.github.io/charm-xray/learner.html.md"""
 # %% ../nbs/09_learner.ipynb #95dbc8d2
 from __future__ import annotations
 import torch
-from torch import nn
-import numpy as np
 import matplotlib.pyplot as plt
 import torch.nn.functional as F
 from fastai.learner import Learner

@@ -1,4 +1,4 @@
-"""Per-class, mean-class (macro) and micro ROC-AUC, as numpy functions and fastai metrics, and a per-finding AUC table with bootstrap confidence intervals.
+"""Per-class, mean-class (macro) and micro ROC-AUC, as numpy functions and fastai metrics, a per-finding AUC table with bootstrap confidence intervals, decision thresholds, calibration error and temperature scaling.
 
 Docs: https://charm-xray.github.io/charm-xray/metrics.html.md"""
 
@@ -8,12 +8,14 @@ Docs: https://charm-xray.github.io/charm-xray/metrics.html.md"""
 from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd, torch
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_auc_score, roc_curve, precision_recall_curve
 from fastai.metrics import AccumMetric, ActivationType
 from .core import LABELS, DISPLAY_NAMES, CharmError
 
 # %% auto #0
-__all__ = ['per_class_auc', 'mean_class_auc', 'micro_auc', 'MeanClassAUC', 'MicroAUC', 'auc_table', 'auc_summary', 'auc_report']
+__all__ = ['per_class_auc', 'mean_class_auc', 'micro_auc', 'MeanClassAUC', 'MicroAUC', 'auc_table', 'auc_summary', 'auc_report',
+           'choose_thresholds', 'threshold_metrics', 'calibration_error', 'plot_reliability', 'apply_temperature',
+           'fit_temperature']
 
 # %% ../nbs/04_metrics.ipynb #469e7e88
 def _np(x) -> np.ndarray:
@@ -174,3 +176,118 @@ def auc_report(targs,             # 0/1 targets, shape (images, findings)
     W = _boot_counts(len(t), n_boot, seed)
     rows, boots = _class_rows(t, p, W, labels)
     return pd.DataFrame(rows + _summary_rows(t, p, W, boots))
+
+# %% ../nbs/04_metrics.ipynb #9a5c9ac3
+def _best_threshold(y:np.ndarray, p:np.ndarray, method:str) -> float:
+    "The score of one finding at which `method` ('youden' or 'f1') is best; positives are `p >= threshold`."
+    if method == 'youden':
+        fpr, tpr, thr = roc_curve(y, p)
+        j = tpr - fpr; j[~np.isfinite(thr)] = -np.inf     # roc_curve's first threshold is +inf (nothing positive)
+        return float(thr[int(np.argmax(j))])
+    prec, rec, thr = precision_recall_curve(y, p)
+    with np.errstate(invalid='ignore', divide='ignore'): f1 = np.nan_to_num(2 * prec * rec / (prec + rec))[:-1]
+    return float(thr[int(np.argmax(f1))])
+
+def choose_thresholds(targs,               # 0/1 targets, shape (images, findings): the validation split
+                      probs,               # Predicted probabilities, same shape
+                      method:str='youden', # 'youden' (max sensitivity + specificity - 1) or 'f1' (max F1)
+                      labels:list=LABELS   # Finding names, for the warning
+                     ) -> np.ndarray:      # One threshold per finding
+    "Per-finding decision thresholds chosen on `targs`/`probs` by Youden's J or F1; 0.5 where a finding lacks a class."
+    if method not in ('youden', 'f1'): raise CharmError(f"Unknown threshold method {method!r}: use 'youden' or 'f1'.")
+    t, p = _check(targs, probs)
+    out, skipped = np.full(t.shape[1], 0.5), []
+    for c in range(t.shape[1]):
+        if 0 < t[:, c].sum() < len(t): out[c] = _best_threshold(t[:, c], p[:, c], method)
+        else: skipped.append(str(labels[c]) if c < len(labels) else str(c))
+    if skipped: warnings.warn(f"No positive or no negative images for {', '.join(skipped)}: threshold 0.5 used for them.")
+    return out
+
+# %% ../nbs/04_metrics.ipynb #94dc10f7
+def threshold_metrics(targs,             # 0/1 targets, shape (images, findings)
+                      probs,             # Predicted probabilities, same shape
+                      thresholds,        # One threshold per finding (positive: probability >= threshold)
+                      labels:list=LABELS # Finding names, one per column
+                     ) -> pd.DataFrame:
+    "Per finding: threshold, sensitivity, specificity, PPV, F1 and positives at the given thresholds."
+    t, p = _check(targs, probs)
+    th = np.broadcast_to(np.asarray(thresholds, dtype=float), (t.shape[1],))
+    if len(labels) != t.shape[1]:
+        raise CharmError(f"{t.shape[1]} columns of targets but {len(labels)} labels: pass `labels` with one name per column.")
+    pred = p >= th
+    tp, fp = (pred & (t == 1)).sum(0), (pred & (t == 0)).sum(0)
+    fn, tn = (~pred & (t == 1)).sum(0), (~pred & (t == 0)).sum(0)
+    div = lambda a, b: np.where(b > 0, a / np.maximum(b, 1), np.nan)
+    return pd.DataFrame(dict(finding=[DISPLAY_NAMES.get(l, str(l)) for l in labels], threshold=th,
+                             sensitivity=div(tp, tp + fn), specificity=div(tn, tn + fp), ppv=div(tp, tp + fp),
+                             f1=div(2 * tp, 2 * tp + fp + fn), positives=(t == 1).sum(0).astype(int)))
+
+# %% ../nbs/04_metrics.ipynb #d366ff17
+def _bins(p:np.ndarray, n_bins:int) -> np.ndarray:
+    "Equal-width bin index in 0..n_bins-1 of probabilities `p` (1.0 goes to the last bin)."
+    return np.clip((p * n_bins).astype(int), 0, n_bins - 1)
+
+def calibration_error(targs,        # 0/1 targets, shape (images, findings)
+                      probs,        # Predicted probabilities, same shape
+                      n_bins:int=10 # Equal-width probability bins
+                     ) -> np.ndarray: # ECE per finding
+    "Expected calibration error of each finding: bin-size-weighted mean |observed frequency - mean probability|."
+    t, p = _check(targs, probs)
+    out = np.zeros(t.shape[1])
+    for c in range(t.shape[1]):
+        b = _bins(p[:, c], n_bins)
+        n = np.bincount(b, minlength=n_bins)
+        gap = np.abs(np.bincount(b, t[:, c], n_bins) - np.bincount(b, p[:, c], n_bins))  # |sum y - sum p| per bin
+        out[c] = gap.sum() / max(n.sum(), 1)
+    return out
+
+# %% ../nbs/04_metrics.ipynb #3dff6b8d
+def plot_reliability(targs,             # 0/1 targets, shape (images, findings)
+                     probs,             # Predicted probabilities, same shape
+                     labels:list=LABELS, # Finding names, one per column
+                     title:str='',      # Figure title
+                     n_bins:int=10,     # Equal-width probability bins
+                     ncols:int=5        # Panels per row
+                    ):
+    "Reliability diagrams, one panel per finding: observed frequency vs mean probability per bin, with the ECE."
+    import matplotlib.pyplot as plt
+    t, p = _check(targs, probs)
+    ece, nrows = calibration_error(t, p, n_bins), -(-t.shape[1] // ncols)
+    fig, axs = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.6 * nrows), squeeze=False, sharex=True, sharey=True)
+    for ax in axs.flat[t.shape[1]:]: ax.axis('off')
+    for c, ax in enumerate(axs.flat[:t.shape[1]]):
+        b = _bins(p[:, c], n_bins); n = np.bincount(b, minlength=n_bins); ok = n > 0
+        ax.plot([0, 1], [0, 1], ':', color='grey', lw=1)
+        ax.bar((np.arange(n_bins) + 0.5) / n_bins, n / max(n.sum(), 1), width=1 / n_bins, color='lightgrey', zorder=0)
+        ax.plot((np.bincount(b, p[:, c], n_bins) / np.maximum(n, 1))[ok], (np.bincount(b, t[:, c], n_bins) / np.maximum(n, 1))[ok], 'o-', ms=3)
+        ax.set_title(f"{DISPLAY_NAMES.get(labels[c], labels[c])} (ECE {ece[c]:.3f})", fontsize=8)
+        ax.set_xlim(0, 1); ax.set_ylim(0, 1)
+    for ax in axs[:, 0]: ax.set_ylabel('observed frequency', fontsize=8)
+    for ax in axs[-1]: ax.set_xlabel('mean probability', fontsize=8)
+    if title: fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/04_metrics.ipynb #147a7dff
+def _logit(p, eps:float=1e-12) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
+    return np.log(p) - np.log1p(-p)
+
+def apply_temperature(probs,   # Predicted probabilities (any shape)
+                      T:float  # Temperature (> 0): 1 changes nothing, > 1 softens
+                     ) -> np.ndarray:
+    "Probabilities with their logits divided by `T`."
+    if not T > 0: raise CharmError(f"Temperature {T} must be positive.")
+    return 1 / (1 + np.exp(-_logit(_np(probs)) / T))
+
+def fit_temperature(targs,  # 0/1 targets (the validation split)
+                    probs   # Predicted probabilities, same shape
+                   ) -> float:
+    "The one temperature that minimises the binary cross-entropy of `apply_temperature(probs, T)` on `targs`."
+    from scipy.optimize import minimize_scalar
+    t, p = _check(targs, probs)
+    z, y = _logit(p).ravel(), t.ravel()
+    def nll(logT):  # mean BCE with logits z / T, computed stably
+        s = z / np.exp(logT)
+        return float(np.mean(np.logaddexp(0, s) - y * s))
+    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.05), np.log(20)), method='bounded', options=dict(xatol=1e-6)).x))

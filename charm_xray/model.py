@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from .core import LABELS
 from .layers import attention_layer, RareMemoryBank, MemoryFusion, rare_classes
-from .backbones import create_backbone, Backbone
+from .backbones import create_backbone
 
 # %% auto #0
 __all__ = ['CharmModel']

@@ -15,8 +15,9 @@ from fastcore.script import call_parse
 from .core import *
 
 # %% auto #0
-__all__ = ['NIH_COUNTS', 'NIH_IMAGES', 'CSV_COLUMNS', 'SYNTH_VERSION', 'nih_targets', 'assign_labels', 'synthetic_index',
-           'draw_xray', 'make_synthetic_nih', 'charm_home', 'demo_data', 'charm_synth']
+__all__ = ['NIH_COUNTS', 'NIH_IMAGES', 'CSV_COLUMNS', 'BBOX_NAME', 'BBOX_FINDINGS', 'SYNTH_VERSION', 'nih_targets',
+           'assign_labels', 'synthetic_index', 'draw_xray', 'write_bbox_list', 'make_synthetic_nih', 'charm_home',
+           'demo_data', 'tiny_config', 'charm_synth']
 
 # %% ../nbs/01_synthetic.ipynb #10007b39
 NIH_COUNTS = {'No Finding': 60361, 'Infiltration': 19894, 'Effusion': 13317, 'Atelectasis': 11559, 'Nodule': 6331,
@@ -100,13 +101,33 @@ def _smooth_noise(rng, size, cells=6):
     g = Image.fromarray(rng.random((cells, cells)).astype(np.float32), 'F')
     return np.asarray(g.resize((size, size), Image.BICUBIC))
 
+def _box(sign, frac=0.2):
+    "Pixel box `(x, y, w, h)` around where `sign` exceeds `frac` of its peak, or None where it is empty."
+    sign = np.broadcast_to(np.abs(sign), np.broadcast_shapes(np.shape(sign), (1, 1)))
+    m = sign > frac * sign.max() if sign.max() > 0 else np.zeros(sign.shape, bool)
+    if not m.any(): return None
+    ys, xs = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+    return (int(xs[0]), int(ys[0]), int(xs[-1] + 1 - xs[0]), int(ys[-1] + 1 - ys[0]))
+
+def _patch_boxes(sign, frac=0.3, keep=0.25):
+    "Boxes of the separate patches of a diffuse `sign` (those at least `keep` times the largest one's area)."
+    from scipy import ndimage
+    lab, n = ndimage.label(sign > frac * sign.max()) if sign.max() > 0 else (None, 0)
+    if not n: return []
+    areas = np.bincount(lab.ravel())[1:]
+    return [_box(lab == i + 1) for i in np.flatnonzero(areas >= keep * areas.max())]
+
 def draw_xray(labels:list,               # Findings on this film (canonical names)
               size:int,                   # Side length in pixels
-              rng:np.random.Generator     # Random generator
-             ) -> np.ndarray:
+              rng:np.random.Generator,    # Random generator
+              boxes:bool=False            # Also return the box around each drawn sign of the `BBOX_FINDINGS`
+             ) -> np.ndarray:             # The image; with `boxes`, `(image, [(finding, x, y, w, h), ...])` in pixels
     "A `(size, size)` uint8 chest-film-like image showing a visible sign for each finding in `labels`."
-    labs = set(labels)
-    s = {l: rng.uniform(0.45, 1.0) for l in labs}  # strength of each sign, faint to strong
+    labs, found = set(labels), []
+    def mark(l, sign, frac=0.2):  # remember the box of one drawn sign (only when asked: it costs a pass over the image)
+        if boxes and (b := _box(sign, frac)) is not None: found.append((l, *b))
+        return sign
+    s = {l: rng.uniform(0.45, 1.0) for l in sorted(labs)}  # strength of each sign, faint to strong (sorted: a set's order varies between processes)
     g = (np.arange(size, dtype=np.float32) + 0.5) / size
     sc, dx, dy = rng.uniform(0.93, 1.05), rng.uniform(-0.04, 0.04), rng.uniform(-0.04, 0.04)
     u = ((g - 0.5 - dx) / sc + 0.5)[None, :]
@@ -122,12 +143,15 @@ def draw_xray(labels:list,               # Findings on this film (canonical name
     img = img + 0.07 * ribs * lung * (1 - 0.5 * s.get('Emphysema', 0))
     img = img + 0.05 * (_smooth_noise(rng, size, 12) - 0.5) * lung                 # vascular markings
     hs = 1 + (0.4 + 0.3 * s['Cardiomegaly'] if 'Cardiomegaly' in labs else rng.uniform(-0.06, 0.06))
-    img = img + 0.24 * _soft(_ell(u, v, 0.55, 0.66, 0.12 * hs, 0.11 * (1 + (hs - 1) * 0.6)), 0.3)
+    heart = 0.24 * _soft(_ell(u, v, 0.55, 0.66, 0.12 * hs, 0.11 * (1 + (hs - 1) * 0.6)), 0.3)
+    img = img + (mark('Cardiomegaly', heart, 0.01) if 'Cardiomegaly' in labs else heart)
     side = lambda: int(rng.integers(2))
     def spot(lo=0.3, hi=0.65, k=0.08):  # a random point inside a lung
         L = lungs[side()]; return L[0] + rng.uniform(-k, k), rng.uniform(lo, hi) + L[1] - 0.47
     if 'Infiltration' in labs:
-        img = img + 0.22 * s['Infiltration'] * np.clip(_smooth_noise(rng, size, 7) * 2 - 0.7, 0, 1) * lung
+        inf = 0.22 * s['Infiltration'] * np.clip(_smooth_noise(rng, size, 7) * 2 - 0.7, 0, 1) * lung
+        if boxes: found.extend(('Infiltration', *b) for b in _patch_boxes(inf))
+        img = img + inf
     if 'Edema' in labs:
         hil = np.exp(-_ell(u, v, 0.39, 0.5, 0.1, 0.13)) + np.exp(-_ell(u, v, 0.61, 0.5, 0.1, 0.13))
         img = img + 0.25 * s['Edema'] * hil * lung
@@ -136,22 +160,22 @@ def draw_xray(labels:list,               # Findings on this film (canonical name
         for _ in range(int(rng.integers(4, 8))):
             r = rng.uniform(0.025, 0.045)
             pn = pn + np.exp(-_ell(u, v, cx + rng.uniform(-.06, .06), cy + rng.uniform(-.06, .06), r, r))
-        img = img + 0.3 * s['Pneumonia'] * np.clip(pn, 0, 1) * (0.5 + _smooth_noise(rng, size, 16)) * lung
+        img = img + mark('Pneumonia', 0.3 * s['Pneumonia'] * np.clip(pn, 0, 1) * (0.5 + _smooth_noise(rng, size, 16)) * lung, 0.25)
     if 'Consolidation' in labs:
         cx, cy = spot(0.4, 0.65, 0.06); r = rng.uniform(0.05, 0.08)
         m = _soft(_ell(u, v, cx, cy, r * rng.uniform(0.9, 1.4), r), 0.05) * lung
         img = img * (1 - m) + (0.5 + 0.2 * s['Consolidation']) * m
     if 'Mass' in labs:
         cx, cy = spot(); r = rng.uniform(0.06, 0.09)
-        img = img + 0.4 * s['Mass'] * np.sqrt(_soft(_ell(u, v, cx, cy, r, r), 1.0))
+        img = img + mark('Mass', 0.4 * s['Mass'] * np.sqrt(_soft(_ell(u, v, cx, cy, r, r), 1.0)), 0.01)
     if 'Nodule' in labs:
         for _ in range(int(rng.integers(3, 7))):
             cx, cy = spot(0.25, 0.7, 0.1); r = rng.uniform(0.016, 0.026)
-            img = img + 0.45 * s['Nodule'] * _soft(_ell(u, v, cx, cy, r, r), 0.6)
+            img = img + mark('Nodule', 0.45 * s['Nodule'] * _soft(_ell(u, v, cx, cy, r, r), 0.6), 0.01)
     if 'Atelectasis' in labs:
         L = lungs[side()]; y0, tilt = rng.uniform(0.55, 0.68) + L[1] - 0.47, rng.uniform(-0.1, 0.1)
         band = _soft(((v - y0 - tilt * (u - L[0])) / 0.011) ** 2 + ((u - L[0]) / 0.1) ** 8, 0.5)
-        img = img + 0.4 * s['Atelectasis'] * band
+        img = img + mark('Atelectasis', 0.4 * s['Atelectasis'] * band, 0.01)
     if 'Fibrosis' in labs:
         f, th = rng.uniform(16, 22), rng.uniform(0, np.pi / 2)
         a, b = u * np.cos(th) + v * np.sin(th), v * np.cos(th) - u * np.sin(th)
@@ -166,7 +190,7 @@ def draw_xray(labels:list,               # Findings on this film (canonical name
         for k in ([0, 1] if rng.random() < 0.3 else [side()]):
             L = lungs[k]; lat = (u - L[0]) / L[2] * (1 if k else -1)
             surf = 0.73 + L[1] - 0.47 - 0.13 * s['Effusion'] - 0.08 * np.clip(lat + 0.3, 0, None) ** 2
-            img = img + 0.38 * s['Effusion'] * np.clip((v - surf) / 0.015, 0, 1) * lung_m[k]
+            img = img + mark('Effusion', 0.38 * s['Effusion'] * np.clip((v - surf) / 0.015, 0, 1) * lung_m[k])
     if 'Hernia' in labs:
         cx, cy, r = 0.5 + rng.uniform(-.03, .03), 0.75 + rng.uniform(-.02, .02), rng.uniform(0.05, 0.07)
         disc = _soft(_ell(u, v, cx, cy, r, r), 0.2)
@@ -175,10 +199,11 @@ def draw_xray(labels:list,               # Findings on this film (canonical name
     if 'Pneumothorax' in labs:
         k = side(); L = lungs[k]; p = s['Pneumothorax']; med = -1 if k else 1
         collapsed = _soft(_ell(u, v, L[0] + med * 0.05 * p, L[1] + 0.05 * p, L[2] * (1 - 0.35 * p), L[3] * (1 - 0.25 * p)), 0.05)
-        cres = (lung_m[k] > 0.5) * (1 - collapsed)
+        cres = mark('Pneumothorax', (lung_m[k] > 0.5) * (1 - collapsed), 0.5)
         img = img * (1 - cres) + (0.07 + rng.normal(0, 0.004, (size, size))) * cres
     img = img * rng.uniform(0.85, 1.15) + rng.uniform(-0.05, 0.05)                  # exposure
-    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    img = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return (img, found) if boxes else img
 
 # %% ../nbs/01_synthetic.ipynb #4c86b917
 CSV_COLUMNS = ['Image Index', 'Finding Labels', 'Follow-up #', 'Patient ID', 'Patient Age', 'Patient Gender',
@@ -191,6 +216,21 @@ def _save_png(arr, fn, kind='gray'):
     else: Image.fromarray(arr, 'L').save(fn, compress_level=1 if arr.shape[0] <= 512 else 6)
     if kind == 'corrupt':
         b = Path(fn).read_bytes(); Path(fn).write_bytes(b[:len(b) // 2])  # truncated mid-stream
+
+# %% ../nbs/01_synthetic.ipynb #4b1193bf
+BBOX_NAME = 'BBox_List_2017.csv'
+BBOX_FINDINGS = ['Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration', 'Mass', 'Nodule', 'Pneumonia', 'Pneumothorax']
+"The 8 findings NIH drew boxes for."
+
+def write_bbox_list(fn:str|Path,   # File to write (`BBox_List_2017.csv`)
+                    boxes:list,    # `(image, finding, x, y, w, h)` tuples
+                    scale:float=1. # Factor from the boxes' pixels to the written (original, 1024-pixel) coordinates
+                   ) -> Path:
+    "Write boxes in NIH's `BBox_List_2017.csv` form (header with the split `Bbox [x,y,w,h]`, rows ending `,,,`, `Infiltrate`)."
+    rows = [f"{im},{'Infiltrate' if f == 'Infiltration' else f},{x * scale:g},{y * scale:g},{w * scale:g},{h * scale:g},,,"
+            for im, f, x, y, w, h in boxes]
+    Path(fn).write_text('\n'.join(['Image Index,Finding Label,Bbox [x,y,w,h],,,'] + rows) + '\n')
+    return Path(fn)
 
 # %% ../nbs/01_synthetic.ipynb #b6d037c6
 def make_synthetic_nih(dest:str|Path,       # Folder to create (must be empty or absent)
@@ -230,16 +270,20 @@ def make_synthetic_nih(dest:str|Path,       # Folder to create (must be empty or
     kinds[bad[n_rgba + n_16bit:n_rgba + n_16bit + n_corrupt]] = 'corrupt'
     fns = [dest / f'images_{i // per_folder + 1:03d}' / 'images' / name for i, name in enumerate(df['Image Index'])]
     for d in sorted({f.parent for f in fns}): d.mkdir(parents=True, exist_ok=True)
-    def _one(a): _save_png(draw_xray(parse_labels(a[0]), size, a[1]), a[2], a[3])
+    def _one(a):
+        img, boxes = draw_xray(parse_labels(a[0]), size, a[1], boxes=True)
+        _save_png(img, a[2], a[3])
+        return [(a[2].name, *b) for b in boxes if b[0] in BBOX_FINDINGS]
     with ThreadPoolExecutor(4) as ex:  # numpy and zlib release the GIL; one child generator per image keeps it seeded
-        list(ex.map(_one, zip(df['Finding Labels'], rng.spawn(n), fns, kinds)))
+        boxes = list(ex.map(_one, zip(df['Finding Labels'], rng.spawn(n), fns, kinds)))
     df[CSV_COLUMNS].assign(**{'': ''}).to_csv(dest / 'Data_Entry_2017.csv', index=False)
     for lst in ('train_val', 'test'):
         (dest / f'{lst}_list.txt').write_text('\n'.join(df.loc[df.list == lst, 'Image Index']) + '\n')
+    write_bbox_list(dest / BBOX_NAME, [b for bs, lst in zip(boxes, df.list) if lst == 'test' for b in bs], scale=1024 / size)
     return dest
 
 # %% ../nbs/01_synthetic.ipynb #21b86f01
-SYNTH_VERSION = 2
+SYNTH_VERSION = 3
 "Version of the generator; bumping it invalidates `demo_data`'s cached folders."
 
 def charm_home() -> Path:
@@ -262,6 +306,18 @@ def demo_data(n:int=600,   # Number of images
         if not dest.exists(): raise
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+# %% ../nbs/01_synthetic.ipynb #89c22135
+def tiny_config(out:str|Path|None=None, # Output folder (None: a new temporary folder)
+                n:int=200,              # Synthetic images (built once by `demo_data`)
+                **kwargs                # Any other `CharmConfig` setting to override
+               ) -> CharmConfig:
+    "A CPU-sized `CharmConfig` on small synthetic NIH-format data, for tests, docs and quick checks."
+    out = out or Path(tempfile.mkdtemp(prefix='charm-xray-'))/'run'
+    tiny = dict(data=str(demo_data(n=n, size=64)), out=str(out), arch='resnet18', pretrained=False, size=64,
+                bs1=32, bs2=32, stage1_epochs=1, stage1_lr=1e-3, stage2_epochs=1, stage2_lr_min=1e-4,
+                stage2_lr_max=1e-3, bank_size=64, num_workers=0, test_bs=32, patience=10)
+    return CharmConfig(**tiny).update(**kwargs)
 
 # %% ../nbs/01_synthetic.ipynb #19efab37
 @call_parse

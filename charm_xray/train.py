@@ -22,7 +22,7 @@ from .data import dataloaders_from_config, class_stats, plot_class_stats
 from .losses import get_loss
 from .metrics import per_class_auc, mean_class_auc, micro_auc
 from .learner import CharmLearner, learner_from_config
-from .checkpoint import save_checkpoint, load_checkpoint, CharmCheckpoint, ResumableCSVLogger
+from .checkpoint import save_checkpoint, load_checkpoint, portable_config, CharmCheckpoint, ResumableCSVLogger
 from .evaluate import plot_history, plot_roc_curves
 
 # %% auto #0
@@ -112,10 +112,11 @@ class TrainingRun:
         if resume and state is None: print(f"No checkpoint in {out}: starting from the beginning.")
         if state is not None:
             saved = CharmConfig().update(**state['config'], _source=f"{out/'last.pth'}")
-            diff = [f.name for f in dataclasses.fields(cfg) if f.name != 'out' and getattr(cfg, f.name) is not None
+            here = ('out', 'data', 'cache', 'num_workers')      # where things are in this session: taken from `cfg`
+            diff = [f.name for f in dataclasses.fields(cfg) if f.name not in here and getattr(cfg, f.name) is not None
                     and getattr(cfg, f.name) != getattr(saved, f.name)]
             if diff: print(f"Resuming with the configuration stored in the checkpoint (ignoring the new {', '.join(diff)}).")
-            cfg = saved.update(out=cfg.out)
+            cfg = portable_config(saved.update(**{k: getattr(cfg, k) for k in here}), out/'last.pth')
         elif (out/'history.csv').exists(): (out/'history.csv').unlink()
         set_seed(cfg.seed)
         self.info = state['info'] if state else {}
