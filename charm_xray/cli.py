@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 for _msg in (r'`torch\.jit\.script` is deprecated', r'.*torch\.jit\.script.*deprecated'):  # from fastai.layers, at import
     warnings.filterwarnings('ignore', message=_msg, category=FutureWarning)
-import argparse, dataclasses, json, time
+import argparse, dataclasses, json, sys, time
 from pathlib import Path
 from fastcore.docments import docments
 from .core import CharmConfig, CharmError, report_errors, durable_write
@@ -18,7 +18,8 @@ from .synthetic import demo_data
 
 # %% auto #0
 __all__ = ['both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args', 'charm_train', 'charm_search',
-           'charm_test', 'charm_prepare', 'charm_kaggle_bundle', 'demo_config', 'charm_demo']
+           'charm_test', 'charm_prepare', 'charm_kaggle_bundle', 'charm_synth', 'charm_predict', 'charm_localize',
+           'demo_config', 'charm_demo']
 
 # %% ../nbs/16_cli.ipynb #669391cc
 def both_spellings(*names:str) -> tuple:
@@ -116,6 +117,7 @@ def charm_test(argv:list|None=None # Arguments (default: the command line)
               ):
     "Evaluate a CHARM-Xray checkpoint: overall and mean-class ROC-AUC and a per-class table with bootstrap 95% CIs."
     from charm_xray.evaluate import evaluate, format_report, report_json, plot_roc_curves
+    from charm_xray.metrics import plot_reliability
     p = _parser(charm_test.__doc__)
     p.add_argument('checkpoint_pos', nargs='?', metavar='CHECKPOINT', help='Checkpoint written by charm-train (best.pth)')
     p.add_argument('--checkpoint', help='The checkpoint, as a flag (the original test_checkpoint.py form)')
@@ -126,6 +128,7 @@ def charm_test(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--batch-size', type=int, default=32, help='Batch size')
     p.add_argument('--json', help='Also write the results as JSON to this file')
     p.add_argument('--roc', help='Save per-class ROC curves to this PNG')
+    p.add_argument('--reliability', help='Save the reliability diagram to this PNG (default: reliability_SPLIT.png)')
     a = p.parse_args(argv)
     ckpt = a.checkpoint or a.checkpoint_pos
     if ckpt is None: raise CharmError("no checkpoint given: charm-test CHECKPOINT (or --checkpoint CHECKPOINT).")
@@ -135,6 +138,9 @@ def charm_test(argv:list|None=None # Arguments (default: the command line)
     if a.roc:
         f = plot_roc_curves(rep['targs'], rep['probs'], title=f"ROC curves, {rep['split_name']}")
         f.savefig(a.roc, dpi=100)
+    rel = a.reliability or f"reliability_{a.split}.png"
+    plot_reliability(rep['targs'], rep['calibrated_probs'], title=f"Reliability, {rep['split_name']}").savefig(rel, dpi=100)
+    print(f"Reliability diagram: {rel}")
 
 # %% ../nbs/16_cli.ipynb #47b39a4b
 @report_errors
@@ -174,6 +180,64 @@ def charm_kaggle_bundle(argv:list|None=None # Arguments (default: the command li
     dest = kaggle_bundle(a.dest, weights=a.weights, project=a.project, have=a.have, extras=tuple(a.extras),
                          python=a.python, owner=a.owner, slug=a.slug)
     print(f"Wrote {dest}: " + ', '.join(sorted(f.name for f in dest.iterdir())))
+
+# %% ../nbs/16_cli.ipynb #2651702e
+@report_errors
+def charm_synth(argv:list|None=None # Arguments (default: the command line)
+               ):
+    "Write a synthetic NIH ChestX-ray14-format data set (CSV, official lists, BBox_List_2017.csv, images_XXX/images/*.png) to DEST."
+    from charm_xray.synthetic import make_synthetic_nih
+    p = _parser(charm_synth.__doc__)
+    p.add_argument('dest', help='Folder to create (must be empty or absent)')
+    p.add_argument('--n', type=int, default=600, help='Number of images')
+    p.add_argument('--size', type=int, default=256, help='Image side in pixels (NIH: 1024)')
+    p.add_argument('--seed', type=int, default=0, help='Random seed')
+    p.add_argument('--n-rgba', type=int, default=0, help='Images written as RGBA PNGs')
+    p.add_argument('--n-16bit', type=int, default=0, help='Images written as 16-bit PNGs')
+    p.add_argument('--n-corrupt', type=int, default=0, help='Images written as truncated PNGs')
+    p.add_argument('--per-folder', type=int, help='Images per images_XXX/images folder (default: spread over 12)')
+    a = p.parse_args(argv)
+    out = make_synthetic_nih(a.dest, n=a.n, size=a.size, seed=a.seed, n_rgba=a.n_rgba, n_16bit=a.n_16bit,
+                             n_corrupt=a.n_corrupt, per_folder=a.per_folder)
+    print(f"Wrote {a.n} synthetic NIH-format images ({a.size}px) to {out}")
+
+# %% ../nbs/16_cli.ipynb #acc74436
+@report_errors
+def charm_predict(argv:list|None=None # Arguments (default: the command line)
+                 ):
+    "Predict the 14 findings on your own chest X-rays with a checkpoint: probabilities, thresholds, positive findings, heatmaps."
+    from charm_xray.localize import predict, format_predictions
+    p = _parser(charm_predict.__doc__)
+    p.add_argument('checkpoint', help='Checkpoint written by charm-train (best.pth)')
+    p.add_argument('images', nargs='+', help='Image files (PNG, JPEG) or folders of them')
+    p.add_argument('--json', help='Write one object per image (image, probabilities, thresholds, positive) to this file')
+    p.add_argument('--cam', help='Write one Grad-CAM overlay PNG per image (for its top finding) to this folder')
+    p.add_argument('--batch-size', type=int, default=16, help='Batch size')
+    a = p.parse_args(argv)
+    results, errors = predict(a.checkpoint, a.images, cam_dir=a.cam, bs=a.batch_size)
+    if results: print(format_predictions(results))
+    if a.json: durable_write(a.json, json.dumps(results, indent=2))
+    for e in errors: print(f"error: {e}", file=sys.stderr)
+    if errors: sys.exit(2)
+
+# %% ../nbs/16_cli.ipynb #3b0ddf2b
+@report_errors
+def charm_localize(argv:list|None=None # Arguments (default: the command line)
+                  ):
+    "Score a checkpoint's heatmaps against NIH's boxes (BBox_List_2017.csv): IoBB accuracy and pointing game, beside a centre baseline."
+    from charm_xray.localize import localize, format_localization
+    p = _parser(charm_localize.__doc__)
+    p.add_argument('checkpoint', help='Checkpoint written by charm-train (best.pth)')
+    p.add_argument('--data', help='NIH folder with BBox_List_2017.csv (default: the one stored in the checkpoint)')
+    p.add_argument('--method', default='gradcam', choices=['gradcam', 'attention'], help="Grad-CAM per finding, or CHARM's attention map")
+    p.add_argument('--momentum', action='store_true', help='Explain the momentum (EMA) pathway instead of the online one')
+    p.add_argument('--batch-size', type=int, default=16, help='Batch size')
+    p.add_argument('--json', help='Also write the scores as JSON to this file')
+    p.add_argument('--plot', help='Save a grid of heatmap overlays with the true boxes to this PNG')
+    a = p.parse_args(argv)
+    res = localize(a.checkpoint, data=a.data, method=a.method, batch_size=a.batch_size, momentum=a.momentum, plot=a.plot)
+    print(format_localization(res))
+    if a.json: durable_write(a.json, json.dumps(res, indent=2))
 
 # %% ../nbs/16_cli.ipynb #181ddbd8
 def demo_config(out:str='runs/demo', # Output folder

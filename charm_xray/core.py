@@ -131,9 +131,13 @@ class CharmConfig:
     stage2_loss: str = 'asl'           # 'asl' or 'focal'
     fp16: bool = True                  # Mixed precision when a GPU is present
     patience: int = 3                  # Early stopping patience (epochs without a better validation AUC)
+    # decisions
+    threshold_method: str = 'youden'   # Per-finding decision thresholds chosen on validation: 'youden' (Youden's J) or 'f1'
+    temperature_scaling: bool = False  # Fit one temperature on the validation split before choosing the thresholds
 
     def __post_init__(self):
-        for name, ok in (('recipe', ('auto', 'paper')), ('split', ('official', 'paper')), ('stage2_loss', ('asl', 'focal'))):
+        for name, ok in (('recipe', ('auto', 'paper')), ('split', ('official', 'paper')), ('stage2_loss', ('asl', 'focal')),
+                         ('threshold_method', ('youden', 'f1'))):
             if getattr(self, name) not in ok:
                 raise CharmError(f"{name}={getattr(self, name)!r} is not one of {', '.join(map(repr, ok))}.")
 

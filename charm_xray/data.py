@@ -14,14 +14,13 @@ from fastcore.parallel import parallel
 from fastai.vision.all import (PILImage, DataBlock, ImageBlock, MultiCategoryBlock, IndexSplitter,
                                Resize, aug_transforms, Normalize, imagenet_stats, defaults)
 from .core import *
-from .synthetic import demo_data
+from .synthetic import demo_data, BBOX_NAME  # the generator writes the box file too
 
 # %% auto #0
-__all__ = ['CSV_NAMES', 'REQUIRED_COLUMNS', 'BBOX_NAME', 'BBOX_FINDINGS', 'CACHE_MANIFEST', 'nih_root', 'nih_csv', 'find_images',
-           'labels_matrix', 'read_nih', 'read_list', 'subsample', 'nih_splits', 'paper_splits', 'read_bbox',
-           'load_gray', 'load_xray', 'XrayImage', 'XrayResize', 'LabelReader', 'xray_path', 'nih_dataloaders',
-           'nih_test_dl', 'check_nih_folder', 'dataloaders_from_config', 'class_stats', 'plot_class_stats',
-           'cache_manifest', 'prepare_cache', 'use_cache']
+__all__ = ['CSV_NAMES', 'REQUIRED_COLUMNS', 'CACHE_MANIFEST', 'nih_root', 'nih_csv', 'find_images', 'labels_matrix', 'read_nih',
+           'read_list', 'subsample', 'nih_splits', 'paper_splits', 'read_bbox', 'load_gray', 'load_xray', 'XrayImage',
+           'XrayResize', 'LabelReader', 'xray_path', 'nih_dataloaders', 'nih_test_dl', 'check_nih_folder',
+           'dataloaders_from_config', 'class_stats', 'plot_class_stats', 'cache_manifest', 'prepare_cache', 'use_cache']
 
 # %% ../nbs/02_data.ipynb #181169c4
 CSV_NAMES = ('Data_Entry_2017_v2020.csv', 'Data_Entry_2017.csv')
@@ -190,17 +189,14 @@ def paper_splits(df:pd.DataFrame # Output of `read_nih`: all rows, in CSV order
     return train_val, heldout, heldout.iloc[list(scored_idx)].reset_index(drop=True)
 
 # %% ../nbs/02_data.ipynb #b1603d3d
-BBOX_NAME = 'BBox_List_2017.csv'
-BBOX_FINDINGS = ['Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration', 'Mass', 'Nodule', 'Pneumonia', 'Pneumothorax']
-"The 8 findings NIH drew boxes for."
-
 def read_bbox(path:str|Path # `BBox_List_2017.csv`, or the NIH folder holding it
              ) -> pd.DataFrame:
     "NIH's box list as `Image Index`, `Finding Label` (canonical names), `x`, `y`, `w`, `h` (original pixels)."
     p = Path(path)
     if p.is_dir(): p = p/BBOX_NAME
     if not p.exists(): raise CharmError(f"{p} not found: the box list is NIH's {BBOX_NAME} (in the NIH folder, beside Data_Entry_2017.csv).")
-    raw = pd.read_csv(p, header=None, skiprows=1, dtype=str, skip_blank_lines=True)
+    try: raw = pd.read_csv(p, header=None, skiprows=1, dtype=str, skip_blank_lines=True)
+    except pd.errors.EmptyDataError: raise CharmError(f"{p} holds no boxes (only a header, or nothing).") from None
     if raw.shape[1] < 6 or not str(p.read_text().splitlines()[0]).startswith('Image Index'):
         raise CharmError(f"{p} is not NIH's box list: expected the header 'Image Index,Finding Label,Bbox [x,y,w,h]' "
                          f"and 6 columns, got {raw.shape[1]}.")

@@ -13,11 +13,13 @@ import matplotlib.pyplot as plt
 from sklearn.metrics import roc_curve, roc_auc_score
 from .core import LABELS, DISPLAY_NAMES, CharmError
 from .data import nih_test_dl, subsample
-from .metrics import auc_report, per_class_auc, mean_class_auc, micro_auc
+from .metrics import (auc_report, per_class_auc, mean_class_auc, micro_auc, threshold_metrics, calibration_error,
+                                apply_temperature)
 from .checkpoint import learner_from_checkpoint
 
 # %% auto #0
-__all__ = ['SPLIT_NAMES', 'evaluate', 'format_report', 'report_json', 'plot_roc_curves', 'plot_history']
+__all__ = ['SPLIT_NAMES', 'thresholds_from_checkpoint', 'evaluate', 'format_report', 'report_json', 'plot_roc_curves',
+           'plot_history']
 
 # %% ../nbs/12_evaluate.ipynb #aaa3b05a
 SPLIT_NAMES = dict(
@@ -25,6 +27,17 @@ SPLIT_NAMES = dict(
     valid='validation split (patient-wise hold-out of the training images)',
     paper="paper's split: the RandomSplitter(0.125, seed=85) part of the held-out 20 % of patients (the protocol of the paper's 0.8752)")
 "What each `split` of `evaluate` is, in the words every report uses."
+
+def thresholds_from_checkpoint(state:dict # A checkpoint as `load_checkpoint` returns it
+                              ) -> np.ndarray:
+    "The per-finding decision thresholds stored in `state['info']['thresholds']` ({finding: t}); 0.5 each when absent."
+    th = (state.get('info') or {}).get('thresholds')
+    if not th:
+        print("note: this checkpoint stores no decision thresholds; using 0.5 for every finding.")
+        return np.full(len(LABELS), 0.5)
+    missing = [l for l in LABELS if l not in th]
+    if missing: print(f"note: no stored threshold for {', '.join(missing)}; using 0.5 for those.")
+    return np.array([float(th.get(l, 0.5)) for l in LABELS])
 
 def _paper_auc(t, p) -> float:
     "scikit-learn's macro `roc_auc_score` over the findings, as the paper computed it (nan if a finding has one class only)."
@@ -39,7 +52,7 @@ def evaluate(checkpoint:str|Path,    # A checkpoint written by charm-train (best
              n_boot:int=1000,        # Bootstrap resamples for the confidence intervals
              seed:int=0              # Seed for the sample and the bootstrap
             ) -> dict:
-    "Evaluate a checkpoint: micro and mean-class ROC-AUC, per-finding AUCs, the per-class table with bootstrap CIs, images/s."
+    "Evaluate a checkpoint: ROC-AUCs with bootstrap CIs, and sensitivity, specificity, PPV, F1 at its stored thresholds with the calibration error."
     if split not in SPLIT_NAMES: raise CharmError(f"split must be one of {', '.join(SPLIT_NAMES)}, not {split!r}.")
     learn, cfg, state = learner_from_checkpoint(checkpoint, data=data, bs=batch_size)
     if split == 'paper' and cfg.split != 'paper':
@@ -63,6 +76,14 @@ def evaluate(checkpoint:str|Path,    # A checkpoint written by charm-train (best
                micro_auc=float(micro_auc(t, p)),
                per_class={l: (None if np.isnan(a) else float(a)) for l, a in zip(LABELS, aucs)},
                table=auc_report(t, p, n_boot=n_boot, seed=seed), targs=t, probs=p)
+    # decisions at the thresholds fitted on validation when the run finished (never on this split), and calibration
+    T = (state.get('info') or {}).get('temperature')
+    pc = apply_temperature(p, T) if T else p
+    thr = thresholds_from_checkpoint(state)
+    ece = calibration_error(t, pc)
+    rep.update(temperature=T, thresholds={l: float(v) for l, v in zip(LABELS, thr)},
+               decisions=threshold_metrics(t, pc, thr).assign(ece=ece),
+               ece={l: (None if np.isnan(e) else float(e)) for l, e in zip(LABELS, ece)}, calibrated_probs=pc)
     return rep
 
 def format_report(rep:dict # Output of `evaluate`
@@ -76,14 +97,20 @@ def format_report(rep:dict # Output of `evaluate`
         head += (f"Paper's protocol (macro roc_auc_score on the scored part, {rep['n_images']} images): {rep['mean_auc']:.4f}; "
                  f"all {rep['heldout_n_images']} held-out images: {rep['heldout_mean_auc']:.4f}. "
                  f"Not comparable with official test-list numbers.\n")
-    return head + tab.to_string(index=False)
+    dec = rep['decisions'].copy()
+    for c in dec.columns:
+        if c not in ('finding', 'positives'): dec[c] = dec[c].map(lambda v: 'n/a' if pd.isna(v) else f"{v:.3f}")
+    how = f"temperature {rep['temperature']:.3f} and thresholds" if rep.get('temperature') else 'thresholds'
+    return (head + tab.to_string(index=False) + f"\n\nDecisions at the {how} chosen on the validation split when the run "
+            f"finished, and the expected calibration error (ECE, 10 bins):\n" + dec.to_string(index=False))
 
 def report_json(rep:dict # Output of `evaluate`
                ) -> dict:
     "The evaluation as JSON-ready values (NaN as null): top-level `mean_auc`, `micro_auc`, `per_class`, the split, and the table rows."
-    rows = rep['table'].astype(object).where(rep['table'].notna(), None).to_dict(orient='records')
+    rows = lambda df: df.astype(object).where(df.notna(), None).to_dict(orient='records')
     nan = lambda v: None if isinstance(v, float) and np.isnan(v) else v
-    return {k: nan(v) for k, v in rep.items() if k not in ('table', 'targs', 'probs')} | {'table': rows}
+    skip = ('table', 'decisions', 'targs', 'probs', 'calibrated_probs')
+    return {k: nan(v) for k, v in rep.items() if k not in skip} | {'table': rows(rep['table']), 'decisions': rows(rep['decisions'])}
 
 # %% ../nbs/12_evaluate.ipynb #67457cc1
 def plot_roc_curves(targs, # Targets (n_images, n_findings), 0/1

@@ -6,6 +6,7 @@ Docs: https://charm-xray.github.io/charm-xray/learner.html.md"""
 
 # %% ../nbs/09_learner.ipynb #95dbc8d2
 from __future__ import annotations
+from pathlib import Path
 import torch
 import matplotlib.pyplot as plt
 import torch.nn.functional as F
@@ -48,6 +49,10 @@ class CharmLearner(Learner):
         m = self.model
         if not getattr(m, 'rare_known', False): return []
         return [l for l, r in zip(LABELS, m.rare_mask.tolist()) if r]
+
+    def predict(self, item, rm_type_tfms=None, with_input=False):
+        "fastai's `predict`, also for an image given as a `pathlib.Path` (fastai's `test_dl` takes only `str` paths)."
+        return super().predict(str(item) if isinstance(item, Path) else item, rm_type_tfms=rm_type_tfms, with_input=with_input)
 
     def show_attention(self,
         item,                 # An image path or a row of the NIH table

@@ -6,7 +6,6 @@ Docs: https://charm-xray.github.io/charm-xray/localize.html.md"""
 
 # %% ../nbs/13_localize.ipynb #9d2de97e
 from __future__ import annotations
-import json
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn.functional as F
@@ -22,17 +21,17 @@ from fastai.data.block import MultiCategoryBlock
 from fastai.vision.augment import Normalize
 from fastai.vision.core import imagenet_stats
 from .core import LABELS, DISPLAY_NAMES, CharmConfig, CharmError
-from .data import BBOX_FINDINGS, read_bbox, load_gray, XrayImage, XrayResize, LabelReader, xray_path
-from .synthetic import demo_data
+from .data import read_bbox, load_gray, XrayImage, XrayResize, LabelReader, xray_path
+from .synthetic import demo_data, BBOX_FINDINGS
 from .learner import CharmLearner, learner_from_config
 from .checkpoint import learner_from_checkpoint, load_checkpoint
 from .metrics import apply_temperature
+from .evaluate import thresholds_from_checkpoint
 
 # %% auto #0
 __all__ = ['IOBB_T', 'IMAGE_SUFFIXES', 'gradcam', 'attention_heatmap', 'heatmaps', 'heatmap_box', 'iobb', 'pointing_hit',
            'localization_scores', 'localization_cases', 'plot_localization', 'localize', 'format_localization',
-           'expand_images', 'thresholds_from_checkpoint', 'predict_images', 'format_predictions', 'image_dataloaders',
-           'predict']
+           'expand_images', 'predict_images', 'format_predictions', 'image_dataloaders', 'predict']
 
 # %% ../nbs/13_localize.ipynb #bde856a9
 def _finding_index(finding) -> int:
@@ -288,17 +287,6 @@ def expand_images(images:list # Image files and folders
         elif p.exists(): out.append(p)
         else: errors.append(f"{p}: not found")
     return out, errors
-
-def thresholds_from_checkpoint(state:dict # A checkpoint as `load_checkpoint` returns it
-                              ) -> np.ndarray:
-    "The per-finding decision thresholds stored in `state['info']['thresholds']` ({finding: t}); 0.5 each when absent."
-    th = (state.get('info') or {}).get('thresholds')
-    if not th:
-        print("note: this checkpoint stores no decision thresholds; using 0.5 for every finding.")
-        return np.full(len(LABELS), 0.5)
-    missing = [l for l in LABELS if l not in th]
-    if missing: print(f"note: no stored threshold for {', '.join(missing)}; using 0.5 for those.")
-    return np.array([float(th.get(l, 0.5)) for l in LABELS])
 
 # %% ../nbs/13_localize.ipynb #d6197c09
 def _cam_name(cam_dir:Path, fn:Path, used:set) -> Path:

@@ -11,13 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
-from fastcore.script import call_parse
 from .core import *
 
 # %% auto #0
 __all__ = ['NIH_COUNTS', 'NIH_IMAGES', 'CSV_COLUMNS', 'BBOX_NAME', 'BBOX_FINDINGS', 'SYNTH_VERSION', 'nih_targets',
            'assign_labels', 'synthetic_index', 'draw_xray', 'write_bbox_list', 'make_synthetic_nih', 'charm_home',
-           'demo_data', 'tiny_config', 'charm_synth']
+           'demo_data', 'tiny_config']
 
 # %% ../nbs/01_synthetic.ipynb #10007b39
 NIH_COUNTS = {'No Finding': 60361, 'Infiltration': 19894, 'Effusion': 13317, 'Atelectasis': 11559, 'Nodule': 6331,
@@ -62,7 +61,7 @@ def assign_labels(m:int,                 # Number of images
     Y = np.zeros((m, len(LABELS)), dtype=np.int8)
     pool = rng.permutation(np.repeat(np.arange(len(LABELS)), t))
     Y[np.arange(a), pool[:a]] = 1  # one primary finding per abnormal image
-    rest, B = np.bincount(pool[a:], minlength=len(LABELS)), _boosts()
+    B = _boosts()
     for c in np.argsort(-t, kind='stable'):
         need = t[c] - Y[:a, c].sum()
         if need <= 0: continue
@@ -318,19 +317,3 @@ def tiny_config(out:str|Path|None=None, # Output folder (None: a new temporary f
                 bs1=32, bs2=32, stage1_epochs=1, stage1_lr=1e-3, stage2_epochs=1, stage2_lr_min=1e-4,
                 stage2_lr_max=1e-3, bank_size=64, num_workers=0, test_bs=32, patience=10)
     return CharmConfig(**tiny).update(**kwargs)
-
-# %% ../nbs/01_synthetic.ipynb #19efab37
-@call_parse
-@report_errors
-def charm_synth(dest:str,             # Folder to create (must be empty or absent)
-                n:int=600,            # Number of images
-                size:int=256,         # Image side in pixels (NIH: 1024)
-                seed:int=0,           # Random seed
-                n_rgba:int=0,         # Images written as RGBA PNGs
-                n_16bit:int=0,        # Images written as 16-bit PNGs
-                n_corrupt:int=0,      # Images written as truncated PNGs
-                per_folder:int=None   # Images per images_XXX/images folder (default: spread over 12)
-               ):
-    "Write a synthetic NIH ChestX-ray14-format data set (CSV, official lists, images_XXX/images/*.png) to DEST."
-    p = make_synthetic_nih(dest, n=n, size=size, seed=seed, n_rgba=n_rgba, n_16bit=n_16bit, n_corrupt=n_corrupt, per_folder=per_folder)
-    print(f"Wrote {n} synthetic NIH-format images ({size}px) to {p}")
