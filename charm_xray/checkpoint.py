@@ -14,7 +14,7 @@ from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback
 from fastcore.basics import store_attr
 from fastcore.foundation import L
 from .core import LABELS, CharmConfig, CharmError, durable_write
-from .data import check_nih_folder, dataloaders_from_config
+from .data import dataloaders_from_config
 from .learner import CharmLearner, learner_from_config
 
 # %% auto #0
@@ -83,7 +83,6 @@ def learner_from_checkpoint(path:str|Path,   # A checkpoint written by charm-tra
     if data is not None: cfg = cfg.update(data=str(data), cache=cache)
     elif cache is not None: cfg = cfg.update(cache=str(cache))
     cfg = portable_config(cfg, path)
-    check_nih_folder(cfg.data)
     learn = learner_from_config(cfg, dataloaders_from_config(cfg, bs or cfg.test_bs), pretrained=False)
     try: learn.model.load_state_dict(state['model'])
     except RuntimeError as e:

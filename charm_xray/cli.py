@@ -7,8 +7,7 @@ Docs: https://charm-xray.github.io/charm-xray/cli.html.md"""
 # %% ../nbs/16_cli.ipynb #313383fd
 from __future__ import annotations
 import warnings
-for _msg in (r'`torch\.jit\.script` is deprecated', r'.*torch\.jit\.script.*deprecated'):  # from fastai.layers, at import
-    warnings.filterwarnings('ignore', message=_msg, category=FutureWarning)
+warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.*deprecated', category=FutureWarning)  # fastai.layers, at import
 import argparse, dataclasses, json, sys, time
 from pathlib import Path
 from fastcore.docments import docments

@@ -17,14 +17,17 @@ from .core import *
 from .synthetic import demo_data, BBOX_NAME  # the generator writes the box file too
 
 # %% auto #0
-__all__ = ['CSV_NAMES', 'REQUIRED_COLUMNS', 'CACHE_MANIFEST', 'nih_root', 'nih_csv', 'find_images', 'labels_matrix', 'read_nih',
-           'read_list', 'subsample', 'nih_splits', 'paper_splits', 'read_bbox', 'load_gray', 'load_xray', 'XrayImage',
-           'XrayResize', 'LabelReader', 'xray_path', 'nih_dataloaders', 'nih_test_dl', 'check_nih_folder',
+__all__ = ['CSV_NAMES', 'LIST_NAMES', 'REQUIRED_COLUMNS', 'CACHE_MANIFEST', 'nih_root', 'nih_csv', 'find_images', 'labels_matrix',
+           'read_nih', 'read_list', 'subsample', 'nih_splits', 'paper_splits', 'read_bbox', 'load_gray', 'load_xray',
+           'XrayImage', 'XrayResize', 'LabelReader', 'xray_path', 'nih_dataloaders', 'nih_test_dl', 'check_nih_folder',
            'dataloaders_from_config', 'class_stats', 'plot_class_stats', 'cache_manifest', 'prepare_cache', 'use_cache']
 
 # %% ../nbs/02_data.ipynb #181169c4
 CSV_NAMES = ('Data_Entry_2017_v2020.csv', 'Data_Entry_2017.csv')
 "Metadata file names, in order of preference."
+
+LIST_NAMES = ('train_val_list.txt', 'test_list.txt')
+"The official split lists that sit beside the metadata."
 
 REQUIRED_COLUMNS = ['Image Index', 'Finding Labels', 'Follow-up #', 'Patient ID']
 "Columns `read_nih` needs in the CSV and returns (with `path` and one 0/1 column per finding)."
@@ -312,7 +315,7 @@ def check_nih_folder(data:str|Path|None # The NIH folder a user gave (None: the 
     if not p.is_dir(): raise CharmError(f"--data {p} is not a folder. Point it at the NIH ChestX-ray14 folder "
                                         f"(Data_Entry_2017.csv, train_val_list.txt, test_list.txt, images).")
     csvs = [f for f in CSV_NAMES if (p/f).exists()]
-    missing = ([] if csvs else ['Data_Entry_2017.csv']) + [f for f in ('train_val_list.txt', 'test_list.txt') if not (p/f).exists()]
+    missing = ([] if csvs else ['Data_Entry_2017.csv']) + [f for f in LIST_NAMES if not (p/f).exists()]
     if missing: raise CharmError(f"--data {p} is missing {', '.join(missing)}: it is not an NIH ChestX-ray14 folder "
                                  f"(on Kaggle: the 'NIH Chest X-rays' dataset's data folder).")
 

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from sklearn.metrics import roc_curve, roc_auc_score
 from .core import LABELS, DISPLAY_NAMES, CharmError
 from .data import nih_test_dl, subsample
-from .metrics import (auc_report, per_class_auc, mean_class_auc, micro_auc, threshold_metrics, calibration_error,
+from .metrics import (auc_report, per_class_auc, per_finding, mean_class_auc, micro_auc, threshold_metrics, calibration_error,
                                 apply_temperature)
 from .checkpoint import learner_from_checkpoint
 
@@ -74,16 +74,15 @@ def evaluate(checkpoint:str|Path,    # A checkpoint written by charm-train (best
     aucs = per_class_auc(t, p)
     rep.update(n_images=len(t), mean_auc=_paper_auc(t, p) if split == 'paper' else float(mean_class_auc(t, p)),
                micro_auc=float(micro_auc(t, p)),
-               per_class={l: (None if np.isnan(a) else float(a)) for l, a in zip(LABELS, aucs)},
+               per_class=per_finding(aucs),
                table=auc_report(t, p, n_boot=n_boot, seed=seed), targs=t, probs=p)
     # decisions at the thresholds fitted on validation when the run finished (never on this split), and calibration
     T = (state.get('info') or {}).get('temperature')
     pc = apply_temperature(p, T) if T else p
     thr = thresholds_from_checkpoint(state)
     ece = calibration_error(t, pc)
-    rep.update(temperature=T, thresholds={l: float(v) for l, v in zip(LABELS, thr)},
-               decisions=threshold_metrics(t, pc, thr).assign(ece=ece),
-               ece={l: (None if np.isnan(e) else float(e)) for l, e in zip(LABELS, ece)}, calibrated_probs=pc)
+    rep.update(temperature=T, thresholds=per_finding(thr), decisions=threshold_metrics(t, pc, thr).assign(ece=ece),
+               ece=per_finding(ece), calibrated_probs=pc)
     return rep
 
 def format_report(rep:dict # Output of `evaluate`

@@ -12,18 +12,17 @@ from pathlib import Path
 import torch
 from fastai.callback.core import Callback
 from .core import CharmConfig, CharmError
-from .data import CSV_NAMES
+from .data import CSV_NAMES, LIST_NAMES
 from .checkpoint import CharmCheckpoint
 
 # %% auto #0
-__all__ = ['SKIP_DIRS', 'NIH_LISTS', 'NIH_MISSING', 'QUICK_SETTINGS', 'CACHE_BYTES_256', 'PASCAL_TORCH', 'CU126_INDEX',
-           'UNFROZEN_SLOWDOWN', 'VALID_COST', 'REPO_URL', 'KAGGLE_IMAGE', 'kaggle_root', 'kaggle_input',
-           'kaggle_working', 'kaggle_temp', 'on_kaggle', 'working_dir', 'attached_files', 'find_nih_data',
-           'nih_data_or_stop', 'find_wheel', 'find_weights', 'find_checkpoint', 'find_earlier_run',
-           'import_earlier_run', 'env_settings', 'kaggle_config', 'cache_bytes', 'cache_dir', 'arch_supported',
-           'internet_on', 'pascal_advice', 'gpu_check', 'gpu_facts', 'cuda_smoke', 'preflight', 'pascal_torch_command',
-           'install_pascal_torch', 'session_start', 'time_plan', 'TimeBudget', 'read_have', 'wheel_requirements',
-           'missing_requirements', 'kaggle_bundle']
+__all__ = ['SKIP_DIRS', 'NIH_MISSING', 'QUICK_SETTINGS', 'CACHE_BYTES_256', 'PASCAL_TORCH', 'CU126_INDEX', 'UNFROZEN_SLOWDOWN',
+           'VALID_COST', 'REPO_URL', 'KAGGLE_IMAGE', 'kaggle_root', 'kaggle_input', 'kaggle_working', 'kaggle_temp',
+           'on_kaggle', 'working_dir', 'attached_files', 'find_nih_data', 'nih_data_or_stop', 'find_wheel',
+           'find_weights', 'find_checkpoint', 'find_earlier_run', 'import_earlier_run', 'env_settings', 'kaggle_config',
+           'cache_bytes', 'cache_dir', 'arch_supported', 'internet_on', 'pascal_advice', 'gpu_check', 'gpu_facts',
+           'cuda_smoke', 'preflight', 'pascal_torch_command', 'install_pascal_torch', 'session_start', 'time_plan',
+           'TimeBudget', 'read_have', 'wheel_requirements', 'missing_requirements', 'kaggle_bundle']
 
 # %% ../nbs/15_kaggle.ipynb #99bf6868
 def kaggle_root() -> Path:
@@ -82,8 +81,6 @@ def _choose(cands:list, what:str):
     return cands[0] if cands else None
 
 # %% ../nbs/15_kaggle.ipynb #abbc827f
-NIH_LISTS = ('train_val_list.txt', 'test_list.txt')
-
 NIH_MISSING = ("The NIH Chest X-rays dataset is not attached to this notebook. In the notebook editor: 'Add Input' "
                "(right-hand panel) > search 'NIH Chest X-rays' > add the dataset nih-chest-xrays/data (112,120 images, "
                "42 GB), then run all again. Nothing was written. To check the notebook on synthetic data instead, "
@@ -93,7 +90,7 @@ def find_nih_data(search:str|Path|None=None # Folder to search (default: Kaggle'
                  ) -> Path|None:
     "The NIH folder (a `Data_Entry_2017*.csv` beside `train_val_list.txt` and `test_list.txt`) at any depth up to five, or None."
     dirs = dict.fromkeys(f.parent for f in attached_files(CSV_NAMES, search))
-    return _choose([d for d in dirs if all((d/n).is_file() for n in NIH_LISTS)], 'NIH folders')
+    return _choose([d for d in dirs if all((d/n).is_file() for n in LIST_NAMES)], 'NIH folders')
 
 def nih_data_or_stop(demo:bool=False,            # Synthetic data was asked for (DEMO = True): return None
                      data:str|Path|None=None      # A folder given by the user (DATA): used as it is

@@ -13,9 +13,9 @@ from fastai.metrics import AccumMetric, ActivationType
 from .core import LABELS, DISPLAY_NAMES, CharmError
 
 # %% auto #0
-__all__ = ['per_class_auc', 'mean_class_auc', 'micro_auc', 'MeanClassAUC', 'MicroAUC', 'auc_table', 'auc_summary', 'auc_report',
-           'choose_thresholds', 'threshold_metrics', 'calibration_error', 'plot_reliability', 'apply_temperature',
-           'fit_temperature']
+__all__ = ['per_class_auc', 'per_finding', 'mean_class_auc', 'micro_auc', 'MeanClassAUC', 'MicroAUC', 'auc_table', 'auc_summary',
+           'auc_report', 'choose_thresholds', 'threshold_metrics', 'calibration_error', 'plot_reliability',
+           'apply_temperature', 'fit_temperature']
 
 # %% ../nbs/04_metrics.ipynb #469e7e88
 def _np(x) -> np.ndarray:
@@ -40,6 +40,12 @@ def per_class_auc(targs, # 0/1 targets, shape (images, findings)
     t, p = _check(targs, probs)
     return np.array([roc_auc_score(t[:, c], p[:, c]) if 0 < t[:, c].sum() < len(t) else np.nan
                      for c in range(t.shape[1])])
+
+def per_finding(values,          # One number per finding (AUCs, errors, thresholds)
+                labels:list=LABELS # Finding names, in the same order
+               ) -> dict:
+    "`{finding: value}` ready for JSON: plain floats, `nan` as None."
+    return {l: None if np.isnan(v) else float(v) for l, v in zip(labels, np.asarray(values, dtype=float))}
 
 def mean_class_auc(targs, # 0/1 targets, shape (images, findings)
                    probs  # Predicted probabilities or scores, same shape

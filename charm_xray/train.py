@@ -20,7 +20,7 @@ from fastai.torch_core import set_seed
 from .core import LABELS, CharmConfig, PAPER_RECIPE, durable_write
 from .data import dataloaders_from_config, class_stats, plot_class_stats
 from .losses import get_loss
-from .metrics import per_class_auc, mean_class_auc, micro_auc, choose_thresholds, fit_temperature, apply_temperature
+from .metrics import per_class_auc, per_finding, mean_class_auc, micro_auc, choose_thresholds, fit_temperature, apply_temperature
 from .learner import CharmLearner, learner_from_config
 from .checkpoint import save_checkpoint, load_checkpoint, portable_config, CharmCheckpoint, ResumableCSVLogger
 from .evaluate import plot_history, plot_roc_curves
@@ -209,13 +209,13 @@ def _save_outputs(learn, cfg, out, stage1_auc):
     res = dict(split='validation', split_name=f"validation split (patient-wise hold-out of the {cfg.split} training images)",
                n_images=len(t), mean_auc=float(mean_class_auc(t, p)), micro_auc=float(micro_auc(t, p)),
                rare_mean_auc=float(np.nanmean(aucs[rare])) if rare.any() and np.isfinite(aucs[rare]).any() else None,
-               per_class={l: (None if np.isnan(a) else float(a)) for l, a in zip(LABELS, aucs)},
+               per_class=per_finding(aucs),
                rare_findings=[l for l, r in zip(LABELS, rare) if r], stage1_mean_auc=stage1_auc)
     res['warnings'] = training_warnings(stage1_auc, res['mean_auc'])
     # decisions are fitted on the validation split only, never on a test split
     T = fit_temperature(t, p) if cfg.temperature_scaling else None
     thr = choose_thresholds(t, apply_temperature(p, T) if T else p, method=cfg.threshold_method)
-    res.update(thresholds={l: float(v) for l, v in zip(LABELS, thr)}, threshold_method=cfg.threshold_method, temperature=T)
+    res.update(thresholds=per_finding(thr), threshold_method=cfg.threshold_method, temperature=T)
     save_checkpoint(out/'best.pth', learn, cfg, with_opt=False, stage=2, valid_mean_auc=res['mean_auc'],
                     valid_micro_auc=res['micro_auc'], thresholds=res['thresholds'], threshold_method=cfg.threshold_method,
                     temperature=T)
