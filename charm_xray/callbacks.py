@@ -9,14 +9,63 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 import torch
 import torch.nn.functional as F
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel, DataParallel
 from fastai.callback.core import Callback
+from fastai.torch_core import rank_distrib
 from fastcore.basics import store_attr
 from .core import LABELS, DISPLAY_NAMES
 from .layers import rare_classes
 
 # %% auto #0
-__all__ = ['ema_decay', 'ema_tensors', 'ema_update', 'MomentumUpdate', 'train_prevalence', 'rare_table', 'batch_ids',
-           'MemoryBankCallback']
+__all__ = ['charm_model', 'distributed', 'comm_device', 'all_gather_rows', 'sync_buffers', 'ema_decay', 'ema_tensors',
+           'ema_update', 'MomentumUpdate', 'train_prevalence', 'rare_table', 'batch_ids', 'MemoryBankCallback']
+
+# %% ../nbs/08_callbacks.ipynb #c0be365f
+def charm_model(learn # A `Learner` (or a bare model)
+               ) -> torch.nn.Module:
+    "The model inside `learn`, unwrapped from `DistributedDataParallel`/`DataParallel` during a distributed fit."
+    m = getattr(learn, 'model', learn)
+    return m.module if isinstance(m, (DistributedDataParallel, DataParallel)) else m
+
+def distributed() -> bool:
+    "Whether this process trains together with others (an initialised process group of more than one)."
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+def comm_device() -> torch.device:
+    "The device the process group communicates on: this process's GPU for NCCL, the CPU for gloo."
+    return torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
+
+@torch.no_grad()
+def all_gather_rows(*ts:torch.Tensor # Tensors with the same number of rows on this rank (the count may differ between ranks)
+                   ) -> tuple:
+    "The rows of each of `ts` from every rank, concatenated in rank order (the same on every rank); `ts` unchanged outside a process group."
+    if not distributed(): return ts
+    dev, ws = comm_device(), dist.get_world_size()
+    n = torch.tensor([len(ts[0])], device=dev)
+    counts = [torch.zeros_like(n) for _ in range(ws)]
+    dist.all_gather(counts, n)
+    counts = [int(c) for c in counts]
+    top, out = max(counts), []
+    for t in ts:
+        if top == 0: out.append(t); continue
+        t = t.detach().to(dev)
+        padded = torch.cat([t, t.new_zeros((top - len(t), *t.shape[1:]))]).contiguous()
+        parts = [torch.empty_like(padded) for _ in range(ws)]
+        dist.all_gather(parts, padded)
+        out.append(torch.cat([p[:c] for p, c in zip(parts, counts)]).to(ts[0].device))
+    return tuple(out)
+
+@torch.no_grad()
+def sync_buffers(modules:list # Modules whose float buffers (batch-norm statistics) every rank must share
+                ):
+    "Average the float buffers of `modules` over all ranks, in one all-reduce; nothing outside a process group."
+    if not distributed(): return
+    bufs = [b for m in modules for b in m.buffers() if b.is_floating_point()]
+    if not bufs: return
+    flat = torch.cat([b.float().flatten() for b in bufs]).to(comm_device())
+    dist.all_reduce(flat); flat /= dist.get_world_size()
+    for b, v in zip(bufs, flat.split([b.numel() for b in bufs])): b.copy_(v.view_as(b))
 
 # %% ../nbs/08_callbacks.ipynb #0be48dfe
 def ema_decay(step:int,          # Optimizer steps taken so far
@@ -61,7 +110,7 @@ class MomentumUpdate(Callback):
     ): store_attr(); self.skipped, self.tensors = False, None
 
     def before_fit(self):
-        m = self.learn.model
+        m = charm_model(self.learn)
         self.run = getattr(m, 'momentum', None) is not None
         if not self.run: return
         # the tensor lists are built once per fit (building them costs more than the update itself on a GPU), and
@@ -71,17 +120,21 @@ class MomentumUpdate(Callback):
         if self.steps == 0: ema_update(m.momentum, m.online(), 0., self.tensors)
 
     def after_loss(self):
-        m = self.learn.model
+        m = charm_model(self.learn)
         if not (self.run and self.training and self.consistency and m.momentum_feats is not None): return
-        cons = (1 - F.cosine_similarity(m.feats.float(), m.momentum_feats.float(), dim=1)).mean()
-        self.learn.loss_grad = self.learn.loss_grad + self.consistency * cons
-        self.learn.loss = self.learn.loss_grad.clone()
+        cons = self.consistency * (1 - F.cosine_similarity(m.feats.float(), m.momentum_feats.float(), dim=1)).mean()
+        # fastai's GradientAccumulation (order 6) has already divided the loss by n_acc/bs: scale ours the same way
+        ga = getattr(self.learn, 'gradient_accumulation', None)
+        self.learn.loss_grad = self.learn.loss_grad + cons * (len(m.feats) / ga.n_acc if ga is not None else 1.)
+        self.learn.loss = self.learn.loss + cons.detach()
 
     def after_cancel_step(self): self.skipped = True
     def after_step(self):
         if self.skipped: self.skipped = False; return
+        m = charm_model(self.learn)
+        # in a distributed fit (the model wrapped in DDP): the same batch-norm statistics on every rank
+        if self.learn.model is not m and hasattr(m, 'online'): sync_buffers(m.online())
         if not self.run: return
-        m = self.learn.model
         ema_update(m.momentum, m.online(), ema_decay(self.steps, m.momentum_coef, self.warmup), self.tensors)
         self.steps += 1; m.momentum_steps += 1
 
@@ -110,7 +163,9 @@ def rare_table(prevalence:np.ndarray, # Training prevalence per finding
 # %% ../nbs/08_callbacks.ipynb #78c62084
 def batch_ids(dl, it:int, n:int):
     "Dataset indices of batch `it` (size `n`) of fastai DataLoader `dl`, or None if they can't be known."
-    idxs = getattr(dl, '_DataLoader__idxs', None)  # fastai stores this epoch's sample order here
+    # fastai stores this epoch's sample order here; fastai's `DistributedDL` stores this rank's slice of the global
+    # order, so the ids are indices into the whole dataset, the same on every rank
+    idxs = getattr(dl, '_DataLoader__idxs', None)
     if idxs is None or not dl.bs: return None
     ids = list(idxs[it*dl.bs: it*dl.bs + n])
     return torch.tensor(ids, dtype=torch.long) if len(ids) == n else None
@@ -123,29 +178,31 @@ class MemoryBankCallback(Callback):
     ): store_attr()
 
     def before_fit(self):
-        m = self.learn.model
+        m = charm_model(self.learn)
         if not hasattr(m, 'rare_known'): self.run = False; return
         self.run = m.bank is not None and not hasattr(self.learn, 'lr_finder')
         if m.rare_known: return                         # decided once, stored with the weights
         m.set_prevalence(train_prevalence(self.dls))
-        if self.verbose:
+        if self.verbose and rank_distrib() == 0:
             t = rare_table(m.prevalence.cpu().numpy(), m.rare_threshold)
             r = t[t.rare]
             print(f"Rare findings (training prevalence <= {m.rare_threshold} x {t.prevalence.max():.3%}): " +
                   (', '.join(f"{f} {p:.2%}" for f, p in zip(r.finding, r.prevalence)) or 'none'))
 
     def before_batch(self):
-        if self.run: self.learn.model.query_ids = batch_ids(self.dl, self.iter, len(self.yb[0])) if self.training else None
+        if self.run: charm_model(self.learn).query_ids = batch_ids(self.dl, self.iter, len(self.yb[0])) if self.training else None
 
     def after_batch(self):
         if not (self.run and self.training): return
-        m = self.learn.model
-        y = self.yb[0]
+        m = charm_model(self.learn)
+        y = self.yb[0].as_subclass(torch.Tensor)
         keep = (y[:, m.rare_mask] > 0).any(1)
-        if not keep.any(): return
-        f = m.momentum_feats if m.momentum_feats is not None else m.feats.detach()
-        ids = m.query_ids
-        m.bank.enqueue(f[keep].detach(), y[keep], ids.to(y.device)[keep] if ids is not None else None)
+        f = m.momentum_feats if m.momentum_feats is not None else m.feats
+        ids = m.query_ids.to(y.device) if m.query_ids is not None else torch.full((len(y),), -1, device=y.device)
+        f, y, ids = f[keep].detach().float(), y[keep].float(), ids[keep].long()
+        # in a distributed fit every rank enqueues the rare rows of all ranks, in rank order: the banks stay identical
+        if self.learn.model is not m: f, y, ids = all_gather_rows(f, y, ids)
+        if len(f): m.bank.enqueue(f, y, ids)
 
     def after_fit(self):
-        if hasattr(self.learn.model, 'clear_state'): self.learn.model.clear_state()
+        if hasattr(charm_model(self.learn), 'clear_state'): charm_model(self.learn).clear_state()

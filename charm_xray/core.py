@@ -120,8 +120,8 @@ class CharmConfig:
     # training
     recipe: str = 'auto'               # 'auto': batch sizes and stage-2 rates fit the training-set size; 'paper': always the paper's
     min_steps: int = 30                # 'auto' recipe: fewest optimizer steps per epoch (smaller batches on small data)
-    bs1: int|None = None               # Stage 1 batch size, frozen backbone + BCE (None: the recipe's; paper 64)
-    bs2: int|None = None               # Stage 2 batch size, unfrozen + ASL/Focal (None: the recipe's; paper 128)
+    bs1: int|None = None               # Stage 1 batch size, frozen backbone + BCE; global: split over the GPUs/processes (None: the recipe's; paper 64)
+    bs2: int|None = None               # Stage 2 batch size, unfrozen + ASL/Focal; global: split over the GPUs/processes (None: the recipe's; paper 128)
     test_bs: int = 32                  # Batch size for evaluation
     stage1_epochs: int = 3             # Stage 1 epochs
     stage1_lr: float|None = None       # Stage 1 learning rate (None: from `lr_find`)

@@ -50,6 +50,9 @@ class CharmModel(nn.Module):
         self.register_buffer('prevalence', torch.full((n_out,), float('nan')))
         self.register_buffer('rare_mask', torch.zeros(n_out, dtype=torch.bool))
         self.bank = RareMemoryBank(bank_size, nf, k=k, n_labels=n_out) if bank_size else None
+        # DistributedDataParallel leaves these alone: every rank enqueues the same gathered entries, and a broadcast of
+        # rank 0's buffers would silently overwrite (and so hide a difference in) the other ranks' banks
+        self._ddp_params_and_buffers_to_ignore = [f'bank.{n}' for n, _ in self.bank.named_buffers()] if bank_size else []
         self.fusion = MemoryFusion(nf) if bank_size else None
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(nf, n_out))
         self.use_ema_for_eval, self.n_out, self.arch = use_ema_for_eval, n_out, getattr(self.body, 'arch', arch)
