@@ -119,10 +119,12 @@ def main():
         assert (out/'history.csv').read_text().count('mean_auc') == 1, 'header written twice'
         res = json.loads((out/'results.json').read_text())
         assert res['world_size'] == 2, res.get('world_size')
+        assert res['n_images'] % 2 == 1, 'an odd validation split: DistributedDL pads one shard, and the padding must not count'
         # the logged validation AUC (gathered from both ranks) == one process evaluating best.pth on the validation split
         logged = float(h[h.stage == 2].mean_auc.max())
         r = subprocess.run(['charm-test', '--checkpoint', str(out/'best.pth'), '--split', 'valid', '--num_samples', '-1',
-                            '--json', str(tmp/'valid.json')], env=ENV, capture_output=True, text=True)
+                            '--json', str(tmp/'valid.json'), '--reliability', str(tmp/'reliability.png')],
+                           env=ENV, capture_output=True, text=True)
         if r.returncode: print(r.stdout[-3000:], r.stderr[-3000:]); sys.exit('FAILED: charm-test --split valid')
         single = float(json.loads((tmp/'valid.json').read_text())['mean_auc'])
         assert abs(logged - single) < 1e-6 and abs(res['mean_auc'] - single) < 1e-6, (logged, res['mean_auc'], single)

@@ -92,10 +92,11 @@ def rank0_value(f # A function of no arguments returning a number (`lr_find`'s s
 
 # %% ../nbs/10_distributed.ipynb #66e6b684
 def fits_in_memory(learn:Learner, # A learner set up for the stage (loss, frozen or not, mixed precision)
-                   bs:int,             # Batch size to try
-                   size:int            # Image side in pixels
+                   bs:int,        # Batch size to try
+                   size:int,      # Image side in pixels
+                   reserve:float=0.05 # On a GPU: fraction of its memory to keep free
                   ) -> bool:
-    "Whether one training step at batch `bs` fits in the memory of the model's device; the model is left unchanged."
+    "Whether one training step at batch `bs`, plus Adam's two moments of the trained weights, fits in the memory of the model's device; the model is left unchanged."
     m = charm_model(learn)
     dev = next(m.parameters()).device
     saved = {k: v.clone() for k, v in m.named_buffers()}
@@ -103,11 +104,14 @@ def fits_in_memory(learn:Learner, # A learner set up for the stage (loss, frozen
     amp = getattr(learn, 'mixed_precision', None) is not None
     try:
         m.train()
+        if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(dev)
         x, y = torch.zeros(bs, 3, size, size, device=dev), torch.zeros(bs, m.n_out, device=dev)
         with torch.autocast(dev.type, dtype=torch.float16 if dev.type == 'cuda' else torch.bfloat16, enabled=amp):
             loss = learn.loss_func(m(x), y)
         loss.backward()
-        return True
+        if dev.type != 'cuda': return True
+        adam = 2 * sum(p.numel() * p.element_size() for p in m.parameters() if p.requires_grad)   # created by the first step
+        return torch.cuda.max_memory_allocated(dev) + adam <= (1 - reserve) * torch.cuda.get_device_properties(dev).total_memory
     except torch.cuda.OutOfMemoryError: return False
     finally:
         for p in m.parameters(): p.grad = None
@@ -117,9 +121,9 @@ def fits_in_memory(learn:Learner, # A learner set up for the stage (loss, frozen
         if dev.type == 'cuda': torch.cuda.empty_cache()
 
 def fitting_batch(learn:Learner, # The learner, set up for the stage
-                  bs:int,             # The per-process batch wanted
-                  size:int,           # Image side in pixels
-                  check:bool=True     # Try it (False: take `bs`; all ranks still agree)
+                  bs:int,         # The per-process batch wanted
+                  size:int,       # Image side in pixels
+                  check:bool=True # Try it (False: take `bs`; all ranks still agree)
                  ) -> int:
     "The largest divisor of `bs`, from `bs` down by halves, whose training step fits in memory; the smallest over all ranks."
     fit = bs
