@@ -144,6 +144,14 @@ def main():
         rc = json.loads((Path(cli.out)/'results.json').read_text())
         assert rc['world_size'] == 2 and len(pd.read_csv(Path(cli.out)/'history.csv')) == 2, rc
         print(f"torchrun --nproc_per_node 2 --no-python charm-train: finished, world_size {rc['world_size']}: {dt:.0f}s")
+        # charm-search under torchrun: each run trained by both processes, one row (rank 0's), evaluated on the test list
+        _, dt = torchrun(['--no-python', 'charm-search', '--config', str(tmp/'cli'/'cfg.yaml'), '--momentum', '0.99', '--k', '2',
+                          '--threshold', '0.2', '--test', '--out', str(tmp/'search')], tmp/'search.log')
+        rows = pd.read_csv(tmp/'search'/'training_results.csv')
+        rs = json.loads((tmp/'search'/rows.run[0]/'results.json').read_text())
+        assert len(rows) == 1 and rows.test_mean_auc.notna().all() and rs['world_size'] == 2, (rows, rs.get('world_size'))
+        print(f"torchrun --nproc_per_node 2 --no-python charm-search: one row, test AUC {rows.test_mean_auc[0]:.4f}, "
+              f"world_size {rs['world_size']}: {dt:.0f}s")
         print("ddp_check: all checks passed")
     finally:
         if not os.environ.get('CHARM_KEEP'): shutil.rmtree(tmp, ignore_errors=True)

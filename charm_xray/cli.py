@@ -95,6 +95,7 @@ def charm_search(argv:list|None=None # Arguments (default: the command line)
                 ):
     "The paper's momentum x k x threshold grid: one two-stage run per combination; re-running skips finished ones."
     from charm_xray.search import search, parse_values, results_table
+    from fastai.torch_core import rank_distrib
     p = _parser(charm_search.__doc__)
     p.add_argument('--out', default='runs/search', help='Folder for training_results.csv, the tables and one folder per run')
     p.add_argument('--momentum', default='0.99,0.999,0.9999', help='EMA coefficients, comma-separated')
@@ -106,6 +107,7 @@ def charm_search(argv:list|None=None # Arguments (default: the command line)
     args = p.parse_args(argv)
     cfg = config_from_args(args, skip=skip)
     df = search(cfg, parse_values(args.momentum), parse_values(args.k, int), parse_values(args.threshold), out=args.out, test=args.test)
+    if rank_distrib(): return                  # started by torchrun: rank 0 reports
     print(results_table(df))
     out = Path(args.out)
     print(f"Results: {out/'training_results.csv'}; tables: {out/'results_table.md'}, {out/'results_table.tex'}")

@@ -7,6 +7,7 @@ Docs: https://charm-xray.github.io/charm-xray/distributed.html.md"""
 # %% ../nbs/10_distributed.ipynb #42d18ef7
 from __future__ import annotations
 import os, contextlib
+from datetime import timedelta
 import torch
 import torch.distributed as dist
 from fastcore.basics import patch_to
@@ -29,7 +30,8 @@ def init_distributed() -> int: # Number of processes training together (1: not d
     if num_distrib() <= 1: return 1
     if not dist.is_initialized():
         if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
+        # the others wait while rank 0 alone finds learning rates and evaluates whole splits: longer than the default 10 min
+        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo', timeout=timedelta(hours=2))
     return dist.get_world_size()
 
 @patch_to(DistributedDL)

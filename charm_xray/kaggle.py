@@ -479,7 +479,7 @@ def train_on_gpus(cfg:CharmConfig,       # The run's configuration
                          f"cells in order without other GPU code before this one; or set GPUS = 1.")
     if launcher is None: from accelerate import notebook_launcher as launcher
     from charm_xray.train import train
-    print(f"Training on {n} GPUs, one process each (global batches {cfg.bs1 or 64} then {cfg.bs2 or 128}).")
+    print(f"Training on {n} GPUs, one process each; the batch sizes are global (split over the GPUs).")
     launcher(train, (cfg, resume), num_processes=n)
     return n
 
@@ -489,7 +489,8 @@ REPO_URL = 'https://github.com/charm-xray/charm-xray'
 
 KAGGLE_IMAGE = {'torch': '2.10.0', 'torchvision': '0.25.0', 'fastai': '2.8.7', 'fastcore': '1.14.5', 'timm': '1.0.22',
                 'pandas': '2.2.3', 'scikit-learn': '1.6.1', 'matplotlib': '3.10.0', 'safetensors': '0.6.2',
-                'pyyaml': '6.0.3', 'packaging': '25.0', 'numpy': '2.0.2', 'pillow': '11.3.0', 'scipy': '1.15.3'}
+                'pyyaml': '6.0.3', 'packaging': '25.0', 'numpy': '2.0.2', 'pillow': '11.3.0', 'scipy': '1.15.3',
+                'accelerate': '1.10.1'}
 "What Kaggle's Python image provides, as a 2026 snapshot (pass `have=` a `pip list --format=freeze` for the exact list)."
 
 def _canon(name): return re.sub(r'[-_.]+', '-', name).lower()

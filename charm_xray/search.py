@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 import pandas as pd
 from .core import CharmConfig, CharmError, durable_write
+from fastai.torch_core import rank_distrib, distrib_barrier
+from .distributed import rank0_print, single_process
 from .train import train
 from .evaluate import evaluate
 
@@ -68,10 +70,15 @@ def finished_keys(df:pd.DataFrame) -> set:
     return {combo_key(*r) for r in df[GRID_KEYS].itertuples(index=False)}
 
 # %% ../nbs/15_search.ipynb #498b8c61
-def _run_row(cfg:CharmConfig, combo:dict, run_dir:Path, test:bool) -> dict:
-    "Train (or resume) one combination and return its results row."
+def _run_row(cfg:CharmConfig, combo:dict, run_dir:Path, test:bool) -> dict|None:
+    "Train (or resume) one combination and return its results row (None on the ranks other than 0 of a distributed run)."
     t0 = time.time()
-    train(cfg.update(out=str(run_dir), **combo), resume=True)
+    train(cfg.update(out=str(run_dir), **combo), resume=True)      # all processes train; rank 0 alone evaluates
+    if rank_distrib(): return None
+    with single_process(): return _results_row(cfg, combo, run_dir, test, t0)
+
+def _results_row(cfg, combo, run_dir, test, t0):
+    "The results row of a finished run: its validation AUCs from `results.json`, and its test (or paper-split) AUC if asked."
     res = json.loads((run_dir/'results.json').read_text())
     row = dict(combo, valid_mean_auc=res['mean_auc'], valid_micro_auc=res['micro_auc'],
                valid_rare_mean_auc=res.get('rare_mean_auc'), rare_findings='|'.join(res.get('rare_findings', [])),
@@ -96,15 +103,18 @@ def search(cfg:CharmConfig,           # Settings shared by every run (data, back
     combos = grid(momentum, k, threshold)
     done = finished_keys(read_results(csv))
     todo = [c for c in combos if combo_key(**c) not in done]
-    print(f"Grid: {len(combos)} combinations, {len(combos) - len(todo)} already in {csv}, {len(todo)} to run.")
+    rank0_print(f"Grid: {len(combos)} combinations, {len(combos) - len(todo)} already in {csv}, {len(todo)} to run.")
     for i, c in enumerate(todo, 1):
         key = combo_key(**c)
-        print(f"[{i}/{len(todo)}] {key}")
-        append_result(csv, _run_row(cfg, c, out/key, test))
+        rank0_print(f"[{i}/{len(todo)}] {key}")
+        row = _run_row(cfg, c, out/key, test)
+        if row is not None: append_result(csv, row)
+        distrib_barrier()                                            # the row is on disk before any rank goes on
     df = read_results(csv)
     keys = {combo_key(**c) for c in combos}
     df = df[[combo_key(*r) in keys for r in df[GRID_KEYS].itertuples(index=False)]]
-    for fmt, ext in (('markdown', 'md'), ('latex', 'tex')): durable_write(out/f'results_table.{ext}', results_table(df, fmt))
+    if rank_distrib() == 0:
+        for fmt, ext in (('markdown', 'md'), ('latex', 'tex')): durable_write(out/f'results_table.{ext}', results_table(df, fmt))
     return df
 
 # %% ../nbs/15_search.ipynb #5d3c9e16
