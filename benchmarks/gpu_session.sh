@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The GPU check on a lent device machine: Python 3.12 with torch, timm, accelerate and the scientific stack, but no
+# fastai and no internet. Prepare here once, then run it there in one call, so the device minutes go to measuring.
+#
+#   bash benchmarks/gpu_session.sh prepare   # here: download the pure-Python wheels it lacks into .whl/ (git ignores it)
+#   bash benchmarks/gpu_session.sh run       # there, through the device tool with carry [".whl"]: install them into
+#                                            # /tmp/site, run benchmarks/gpu_check.py, write gpu_result.md and the log to $OUT
+# Then copy $OUT/gpu_result.md to benchmarks/gpu_result.md, commit it, and put its numbers in the README (nbs/index.ipynb).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WHEELS="fastai fastcore fasttransform fastprogress fastdownload plum-dispatch beartype"
+case "${1:-}" in
+  prepare)
+    rm -rf .whl && mkdir -p .whl
+    python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+      --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .whl $WHEELS
+    ls .whl; du -sh .whl ;;
+  run)
+    [ -n "$(ls .whl/*.whl 2>/dev/null)" ] || { echo "no wheels in .whl/: run 'bash benchmarks/gpu_session.sh prepare' here and carry .whl"; exit 1; }
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+    out="${OUT:-benchmarks}"
+    nvidia-smi -L || true
+    python3 benchmarks/gpu_check.py --out "$out/gpu_result.md" 2>&1 | tee "$out/gpu_check.log" ;;
+  *) echo "usage: bash benchmarks/gpu_session.sh prepare|run"; exit 2 ;;
+esac
