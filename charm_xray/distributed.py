@@ -16,7 +16,6 @@ from fastai.torch_core import num_distrib, rank_distrib
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedDL, DistributedTrainer
 from accelerate.utils import DistributedDataParallelKwargs
-from timm.layers import convert_sync_batchnorm
 from .core import CharmError
 from .callbacks import charm_model, distributed, comm_device
 
@@ -43,12 +42,11 @@ def _broadcast(self, t, rank):
 
 def data_parallel(learn:Learner # The learner about to fit
                  ) -> DistributedTrainer|None: # Add it to the fit's `cbs` (None: one process)
-    "Prepare `learn` for a distributed fit: timm's `SyncBatchNorm` on GPUs, progress bars on rank 0 only, and fastai's `DistributedTrainer` without buffer broadcasts."
+    "Prepare `learn` for a distributed fit: progress bars on rank 0 only, and fastai's `DistributedTrainer` without buffer broadcasts or `SyncBatchNorm`."
     if not distributed(): return None
-    if torch.cuda.is_available(): learn.model = convert_sync_batchnorm(learn.model)
     if rank_distrib(): learn.remove_cb(ProgressCallback)
     # no buffer broadcasts: the bank is gathered by `MemoryBankCallback`, batch-norm statistics averaged by
-    # `MomentumUpdate`; and no fastai SyncBatchNorm conversion (done above, timm's way, keeping fused activations)
+    # `MomentumUpdate`; no SyncBatchNorm: a collective in every training forward, which rank 0 alone (lr_find) would hang
     return DistributedTrainer(sync_bn=False, cpu=not torch.cuda.is_available(),
                               kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)])
 
