@@ -92,12 +92,46 @@ def durable_write(path:str|Path,               # The file to write
         if tmp.exists(): tmp.unlink()
     return p
 
+# %% ../nbs/00_core.ipynb #81062652
+_CHOICES = dict(recipe=('auto', 'paper'), split=('official', 'paper'), stage2_loss=('asl', 'focal'),
+                threshold_method=('youden', 'f1'), attention=('multiscale', 'lka', None))
+"The allowed values of the settings that are a choice (`None` where it is one)."
+
+_RANGES = dict(size=(lambda v: v > 0, '> 0'), n=(lambda v: v > 0, '> 0'), valid_pct=(lambda v: 0 < v < 1, 'in (0, 1)'),
+               num_workers=(lambda v: v >= 0, '>= 0'), momentum=(lambda v: 0 <= v < 1, 'in [0, 1)'),
+               consistency=(lambda v: v >= 0, '>= 0'), k=(lambda v: v >= 1, '>= 1'), threshold=(lambda v: 0 < v <= 1, 'in (0, 1]'),
+               bank_size=(lambda v: v >= 0, '>= 0'), min_steps=(lambda v: v >= 1, '>= 1'),
+               **{k: (lambda v: v > 0, '> 0') for k in ('bs1', 'bs2', 'test_bs', 'stage1_lr', 'stage2_lr_min', 'stage2_lr_max')},
+               **{k: (lambda v: v >= 0, '>= 0') for k in ('stage1_epochs', 'stage2_epochs', 'patience')})
+"The allowed range of each numeric setting (a `None` where the type allows it is always accepted)."
+
+def _type_ok(v, ann:str) -> bool:
+    "Whether `v` fits a field annotation such as 'int', 'float|None' or 'bool|str' (a bool is not an int here)."
+    ok = {'None': v is None, 'bool': isinstance(v, bool), 'str': isinstance(v, str),
+          'int': isinstance(v, int) and not isinstance(v, bool),
+          'float': isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return any(ok[t.strip()] for t in ann.split('|'))
+
+def _type_name(ann:str) -> str:
+    names = {'int': 'an integer', 'float': 'a number', 'str': 'text', 'bool': 'true or false', 'None': 'none'}
+    return ' or '.join(names[t.strip()] for t in ann.split('|'))
+
+def _setting_error(f, v) -> str|None:
+    "What is wrong with value `v` of field `f`, or None when it is allowed."
+    if not _type_ok(v, str(f.type)): return f"must be {_type_name(str(f.type))}"
+    if f.name in _CHOICES and v not in _CHOICES[f.name]:
+        return 'must be one of ' + ', '.join('none' if c is None else repr(c) for c in _CHOICES[f.name])
+    if f.name in _RANGES and v is not None and not _RANGES[f.name][0](v): return f"must be {_RANGES[f.name][1]}"
+    if f.name == 'arch':
+        import timm
+        if not timm.is_model(v): return f"is not a timm architecture (see timm.list_models('*{v.split('.')[0][:6]}*'))"
+
 # %% ../nbs/00_core.ipynb #b5c86790
 @dataclass
 class CharmConfig:
-    "Every setting of a CHARM-Xray run; unset (`None`) batch sizes and stage-2 rates come from the `recipe`."
+    "Every setting of a CHARM-Xray run, each checked when the config is made; unset (`None`) batch sizes and stage-2 rates come from the `recipe`."
     # data
-    data: str|None = None              # NIH folder (`Data_Entry_2017.csv`, lists, images); None: synthetic NIH-format data
+    data: str|None = None              # NIH folder (`Data_Entry_2017.csv`, lists, images); a run refuses None (charm-train --demo: synthetic data)
     out: str = 'runs/charm'            # Output folder: checkpoints, history, config, plots
     cache: str|None = None             # Preprocessed image cache made by `charm-prepare` (None: read the PNGs)
     size: int = 256                    # Image side length fed to the network
@@ -110,7 +144,7 @@ class CharmConfig:
     # model
     arch: str = 'tf_efficientnetv2_s'  # timm backbone name
     pretrained: bool|str = True        # True: timm hub weights; a path: local .safetensors/.pth; False: random init
-    attention: str|None = 'multiscale' # 'multiscale', 'lka' or None
+    attention: str|None = 'multiscale' # 'multiscale', 'lka' or None (no attention module)
     momentum: float = 0.99             # EMA coefficient of the momentum pathway (0 disables it)
     consistency: float = 0.1           # Weight of the online/momentum feature consistency loss
     k: int = 3                         # Memory-bank entries retrieved per sample
@@ -136,30 +170,33 @@ class CharmConfig:
     temperature_scaling: bool = False  # Fit one temperature on the validation split before choosing the thresholds
 
     def __post_init__(self):
-        for name, ok in (('recipe', ('auto', 'paper')), ('split', ('official', 'paper')), ('stage2_loss', ('asl', 'focal')),
-                         ('threshold_method', ('youden', 'f1'))):
-            if getattr(self, name) not in ok:
-                raise CharmError(f"{name}={getattr(self, name)!r} is not one of {', '.join(map(repr, ok))}.")
+        if isinstance(self.attention, str) and self.attention.lower() == 'none': self.attention = None  # CHARM_ATTENTION=none
+        for f in fields(self):
+            if (why := _setting_error(f, v := getattr(self, f.name))) is not None:
+                raise CharmError(f"{f.name}={'none' if v is None else repr(v)} (flag --{f.name.replace('_', '-')}) {why}.")
+        if None not in (self.stage2_lr_min, self.stage2_lr_max) and self.stage2_lr_min > self.stage2_lr_max:
+            raise CharmError(f"stage2_lr_min={self.stage2_lr_min} is above stage2_lr_max={self.stage2_lr_max}: "
+                             f"the backbone's rate (--stage2-lr-min) must not exceed the new layers' (--stage2-lr-max).")
 
     @classmethod
     def from_file(cls, path:str|Path): # A YAML or JSON file with some or all fields
-        "Load a config from a YAML or JSON file; unknown keys are an error naming them."
+        "Load a config from a YAML or JSON file (`null` is a value, e.g. `attention: null`); unknown keys are an error naming them."
         p = Path(path)
         if not p.exists(): raise CharmError(f"Config file {p} not found.")
         txt = p.read_text()
-        if p.suffix.lower() in ('.yaml', '.yml'):
-            import yaml
-            d = yaml.safe_load(txt) or {}
-        else: d = json.loads(txt)
+        import yaml
+        try: d = (yaml.safe_load(txt) or {}) if p.suffix.lower() in ('.yaml', '.yml') else json.loads(txt)
+        except (ValueError, yaml.YAMLError) as e: raise CharmError(f"Config file {p} is not valid {p.suffix[1:].upper() or 'JSON'}: {str(e).splitlines()[0]}") from None
         if not isinstance(d, dict): raise CharmError(f"Config file {p} must hold a mapping of settings, got {type(d).__name__}.")
         return cls().update(**d, _source=str(p))
 
     def update(self, _source:str='arguments', **kwargs) -> CharmConfig:
-        "Return a copy with `kwargs` applied (None values are ignored); unknown keys raise `CharmError`."
+        "Return a copy with `kwargs` applied as given (`None` too: `attention=None` means no attention); unknown keys or bad values raise `CharmError`."
         names = {f.name for f in fields(self)}
         bad = sorted(set(kwargs) - names)
         if bad: raise CharmError(f"Unknown setting(s) {', '.join(bad)} in {_source}. Known settings: {', '.join(sorted(names))}.")
-        return dataclasses.replace(self, **{k: v for k, v in kwargs.items() if v is not None})
+        try: return dataclasses.replace(self, **kwargs)
+        except CharmError as e: raise CharmError(f"{e} (in {_source})" if _source != 'arguments' else str(e)) from None
 
     def save(self, path:str|Path): # Where to write (`.yaml`/`.yml` or `.json`)
         "Write the config as YAML or JSON."
