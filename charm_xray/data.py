@@ -17,10 +17,11 @@ from .core import *
 from .synthetic import demo_data, BBOX_NAME  # the generator writes the box file too
 
 # %% auto #0
-__all__ = ['CSV_NAMES', 'LIST_NAMES', 'REQUIRED_COLUMNS', 'CACHE_MANIFEST', 'nih_root', 'nih_csv', 'find_images', 'labels_matrix',
-           'read_nih', 'read_list', 'subsample', 'nih_splits', 'paper_splits', 'read_bbox', 'load_gray', 'load_xray',
-           'XrayImage', 'XrayResize', 'LabelReader', 'xray_path', 'nih_dataloaders', 'nih_test_dl', 'check_nih_folder',
-           'dataloaders_from_config', 'class_stats', 'plot_class_stats', 'cache_manifest', 'prepare_cache', 'use_cache']
+__all__ = ['CSV_NAMES', 'LIST_NAMES', 'REQUIRED_COLUMNS', 'CACHE_MANIFEST', 'REAL_NIH_SHARED', 'REAL_NIH_FIXTURES', 'nih_root',
+           'nih_csv', 'find_images', 'labels_matrix', 'read_nih', 'read_list', 'subsample', 'nih_splits',
+           'paper_splits', 'read_bbox', 'load_gray', 'load_xray', 'XrayImage', 'XrayResize', 'LabelReader', 'xray_path',
+           'nih_dataloaders', 'nih_test_dl', 'check_nih_folder', 'dataloaders_from_config', 'class_stats',
+           'plot_class_stats', 'cache_manifest', 'prepare_cache', 'use_cache', 'real_nih_sample']
 
 # %% ../nbs/02_data.ipynb #181169c4
 CSV_NAMES = ('Data_Entry_2017_v2020.csv', 'Data_Entry_2017.csv')
@@ -406,14 +407,20 @@ def prepare_cache(data:str|Path,         # The NIH folder
     _write_json(dest / CACHE_MANIFEST, {**man, 'failed': [nm for nm, _ in errs], 'complete': True})
     return dest
 
+def _note(msg):
+    "Print one line of the run's log (once, on the first process of a multi-process run)."
+    if int(os.environ.get('RANK', 0)) == 0: print(msg, flush=True)
+
 def use_cache(cache:str|Path, # A `prepare_cache` folder
-              size:int,       # The image size asked for; must be the cache's size
+              size:int,       # The image size asked for; the cache's size or smaller (then resized on load)
               *dfs:pd.DataFrame # Split DataFrames whose `path` should point into the cache
              ) -> tuple[pd.DataFrame, ...]:
-    "Copies of `dfs` with `path` pointing into `cache`; images the cache could not read are dropped with a warning."
+    "Copies of `dfs` with `path` pointing into `cache` (a larger cache is resized on load, with a note); images the cache could not read are dropped with a warning."
     cache, man = Path(cache), cache_manifest(cache)
-    if man['size'] != size: raise CharmError(f"The cache {cache} holds {man['size']}px images but size={size} was asked: "
-                                             f"pass size={man['size']} or make a new cache with charm-prepare --size {size}.")
+    if man['size'] < size: raise CharmError(f"The cache {cache} holds {man['size']}px images but size={size} was asked: "
+                                            f"pass size={man['size']} (or less) or make a new cache with charm-prepare --size {size}.")
+    if man['size'] > size: _note(f"The cache {cache} holds {man['size']}px images: resizing them to {size}px on load "
+                                 f"(a {size}px cache, charm-prepare --size {size}, would load faster).")
     have, failed = set(os.listdir(cache)), set(man.get('failed', []))
     out = []
     for d in dfs:
@@ -426,3 +433,34 @@ def use_cache(cache:str|Path, # A `prepare_cache` folder
         d['path'] = [os.path.join(cache, nm) for nm in d['Image Index']]
         out.append(d.reset_index(drop=True))
     return tuple(out)
+
+# %% ../nbs/02_data.ipynb #a1f0c002
+REAL_NIH_SHARED = Path('..')/'shared'/'real-nih-sample'
+"Where the 50-film sample of real NIH films sits, relative to the project's root (beside the checkout, not in it)."
+
+REAL_NIH_FIXTURES = Path('nbs')/'fixtures'/'real-nih'
+"The four real NIH films committed with the project, relative to its root."
+
+def _project_root() -> Path|None:
+    "The checkout holding this package (a folder with `pyproject.toml` and `charm_xray/`), or the one around the working directory."
+    import charm_xray
+    for d in [Path(charm_xray.__file__).resolve().parents[1], Path.cwd().resolve(), *Path.cwd().resolve().parents]:
+        if (d/'pyproject.toml').exists() and (d/'charm_xray').is_dir(): return d
+    return None
+
+def real_nih_sample(which:str='any', # 'any': the 50-film sample, else the fixtures; 'shared': only the sample; 'fixtures': only the fixtures
+                    verbose:bool=True # Print which folder is used, and why the sample is not
+                   ) -> Path|None:
+    "A folder of real NIH ChestX-ray14 films in NIH's layout (CSV, lists, `images/`) for tests and examples, or None."
+    if which not in ('any', 'shared', 'fixtures'): raise CharmError(f"which={which!r} is not one of 'any', 'shared', 'fixtures'.")
+    root = _project_root()
+    if root is None:
+        if verbose: print("No charm-xray checkout found (the real NIH films live beside and in the checkout, not in the package).")
+        return None
+    shared, fixtures = (root/REAL_NIH_SHARED).resolve(), root/REAL_NIH_FIXTURES
+    if which != 'fixtures':
+        if (shared/'Data_Entry_2017_v2020.csv').exists(): return shared
+        if verbose: print(f"{REAL_NIH_SHARED} (the 50 real NIH films) is not beside this checkout"
+                          + (": skipping what needs it." if which == 'shared' else f": using the 4 fixture films in {REAL_NIH_FIXTURES}."))
+        if which == 'shared': return None
+    return fixtures if (fixtures/'Data_Entry_2017_v2020.csv').exists() else None
