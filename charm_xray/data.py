@@ -346,17 +346,21 @@ def class_stats(train:pd.DataFrame,            # Training rows (with the `LABELS
 def plot_class_stats(stats:pd.DataFrame,  # Output of `class_stats`
                      prevalence:bool=True, # Plot prevalence (True) or positive counts (False)
                      ax=None,             # Matplotlib axes to draw on (None: a new figure)
-                     figsize:tuple=(8, 5) # Figure size when `ax` is None
+                     figsize:tuple=(8, 5), # Figure size when `ax` is None
+                     title:str|None=None   # Axes title (None: says what is plotted)
                     ):
-    "Horizontal grouped bar chart of `class_stats` per finding and split; returns the axes."
+    "Horizontal grouped bar chart of `class_stats` per finding and split, names whole (tight layout); returns the axes."
     import matplotlib.pyplot as plt
     splits = [c for c in ('train', 'valid', 'test') if c in stats.columns]
-    if ax is None: _, ax = plt.subplots(figsize=figsize)
+    own = ax is None
+    if own: _, ax = plt.subplots(figsize=figsize)
     y, h = np.arange(len(stats)), 0.8 / len(splits)
     for k, s in enumerate(splits):
         ax.barh(y + (k - (len(splits) - 1) / 2) * h, stats[f'{s}_prev' if prevalence else s], height=h, label=s)
     ax.set_yticks(y, [DISPLAY_NAMES.get(l, l) for l in stats.index]); ax.invert_yaxis()
     ax.set_xlabel('prevalence (fraction of images)' if prevalence else 'positive images'); ax.legend()
+    ax.set_title(title if title is not None else f"{'Prevalence' if prevalence else 'Positive images'} per finding, by split")
+    if own: ax.figure.tight_layout()   # room for the longest finding name (savefig would clip it otherwise)
     return ax
 
 # %% ../nbs/02_data.ipynb #c1fbdf2b

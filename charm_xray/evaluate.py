@@ -18,8 +18,8 @@ from .metrics import (auc_report, per_class_auc, per_finding, mean_class_auc, mi
 from .checkpoint import learner_from_checkpoint
 
 # %% auto #0
-__all__ = ['SPLIT_NAMES', 'thresholds_from_checkpoint', 'evaluate', 'format_report', 'report_json', 'plot_roc_curves',
-           'plot_history']
+__all__ = ['SPLIT_NAMES', 'thresholds_from_checkpoint', 'evaluate', 'format_report', 'report_json', 'roc_style',
+           'plot_roc_curves', 'plot_history']
 
 # %% ../nbs/12_evaluate.ipynb #aaa3b05a
 SPLIT_NAMES = dict(
@@ -112,18 +112,25 @@ def report_json(rep:dict # Output of `evaluate`
     return {k: nan(v) for k, v in rep.items() if k not in skip} | {'table': rows(rep['table']), 'decisions': rows(rep['decisions'])}
 
 # %% ../nbs/12_evaluate.ipynb #67457cc1
+_ROC_COLOURS = plt.get_cmap('tab20').colors[0::2] + plt.get_cmap('tab20').colors[1::2]  # 10 strong hues, then their light shades
+
+def roc_style(i:int # Index of the finding (0-13 for NIH's 14)
+             ) -> dict:
+    "Colour and line style of finding `i`'s curve: 20 distinct colours, solid for the first ten, dashed after, so no two findings look alike."
+    return dict(color=_ROC_COLOURS[i % len(_ROC_COLOURS)], ls=('-', '--', ':')[(i // 10) % 3])
+
 def plot_roc_curves(targs, # Targets (n_images, n_findings), 0/1
                     probs, # Predicted probabilities, same shape
                     labels:list=LABELS, # Finding names
                     title:str='' # Figure title (say which split)
                    ):
-    "One ROC curve per finding (skipping findings without positives or negatives), AUC in the legend."
+    "One ROC curve per finding (skipping findings without positives or negatives), AUC in the legend; each finding its own colour and line style."
     t, p = np.asarray(targs), np.asarray(probs)
     fig, ax = plt.subplots(figsize=(6, 6))
     for i, l in enumerate(labels):
         if t[:, i].min() == t[:, i].max(): continue
         fpr, tpr, _ = roc_curve(t[:, i], p[:, i])
-        ax.plot(fpr, tpr, lw=1, label=f"{DISPLAY_NAMES.get(l, l)} {roc_auc_score(t[:, i], p[:, i]):.3f}")
+        ax.plot(fpr, tpr, lw=1.2, **roc_style(i), label=f"{DISPLAY_NAMES.get(l, l)} {roc_auc_score(t[:, i], p[:, i]):.3f}")
     ax.plot([0, 1], [0, 1], 'k:', lw=1)
     ax.set_xlabel('false positive rate'); ax.set_ylabel('true positive rate'); ax.set_title(title)
     ax.legend(fontsize=7, loc='lower right')

@@ -255,7 +255,7 @@ def plot_reliability(targs,             # 0/1 targets, shape (images, findings)
                      n_bins:int=10,     # Equal-width probability bins
                      ncols:int=5        # Panels per row
                     ):
-    "Reliability diagrams, one panel per finding: observed frequency vs mean probability per bin, with the ECE."
+    "Reliability diagrams, one panel per finding: observed frequency vs mean probability per bin (grey bars: the share of images in each bin), with the ECE."
     import matplotlib.pyplot as plt
     t, p = _check(targs, probs)
     ece, nrows = calibration_error(t, p, n_bins), -(-t.shape[1] // ncols)
@@ -263,15 +263,19 @@ def plot_reliability(targs,             # 0/1 targets, shape (images, findings)
     for ax in axs.flat[t.shape[1]:]: ax.axis('off')
     for c, ax in enumerate(axs.flat[:t.shape[1]]):
         b = _bins(p[:, c], n_bins); n = np.bincount(b, minlength=n_bins); ok = n > 0
-        ax.plot([0, 1], [0, 1], ':', color='grey', lw=1)
-        ax.bar((np.arange(n_bins) + 0.5) / n_bins, n / max(n.sum(), 1), width=1 / n_bins, color='lightgrey', zorder=0)
-        ax.plot((np.bincount(b, p[:, c], n_bins) / np.maximum(n, 1))[ok], (np.bincount(b, t[:, c], n_bins) / np.maximum(n, 1))[ok], 'o-', ms=3)
+        ax.plot([0, 1], [0, 1], ':', color='grey', lw=1, label='perfect calibration')
+        ax.bar((np.arange(n_bins) + 0.5) / n_bins, n / max(n.sum(), 1), width=1 / n_bins, color='lightgrey', zorder=0,
+               label='share of images in the bin')
+        ax.plot((np.bincount(b, p[:, c], n_bins) / np.maximum(n, 1))[ok], (np.bincount(b, t[:, c], n_bins) / np.maximum(n, 1))[ok], 'o-', ms=3,
+                label='observed frequency')
         ax.set_title(f"{DISPLAY_NAMES.get(labels[c], labels[c])} (ECE {ece[c]:.3f})", fontsize=8)
         ax.set_xlim(0, 1); ax.set_ylim(0, 1)
-    for ax in axs[:, 0]: ax.set_ylabel('observed frequency', fontsize=8)
-    for ax in axs[-1]: ax.set_xlabel('mean probability', fontsize=8)
+    for ax in axs[:, 0]: ax.set_ylabel('observed frequency\n(grey bars: share of images)', fontsize=8)
+    for ax in axs[-1]: ax.set_xlabel('mean predicted probability', fontsize=8)
     if title: fig.suptitle(title)
     fig.tight_layout()
+    fig.legend(*axs.flat[0].get_legend_handles_labels(), loc='lower center', ncol=3, fontsize=8, frameon=False)
+    fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, 0.3 / nrows))  # room for the legend under the panels
     return fig
 
 # %% ../nbs/04_metrics.ipynb #147a7dff
