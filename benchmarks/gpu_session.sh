@@ -21,6 +21,15 @@ case "${1:-}" in
     export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
     out="${OUT:-benchmarks}"
     nvidia-smi -L || true
+    # the Kaggle notebooks' P100 cell decides from nvidia-smi, before torch is imported: check its reading of a real GPU
+    python3 - <<'EOF' 2>&1 | tee "$out/p100_cell_probe.txt"
+import json
+cell = next(s for s in (''.join(c['source']) for c in json.load(open('kaggle/train.ipynb'))['cells']) if s.startswith('# P100 only.'))
+ns = {}; exec(cell.replace('install_pascal_torch(P100_TORCH)', ''), ns)
+gpus = ns['nvidia_gpus']()
+print('P100 cell, nvidia-smi reading:', gpus)
+assert gpus and all(cap for _, cap in gpus), 'the P100 cell could not read the GPU and its compute capability'
+EOF
     python3 benchmarks/gpu_check.py --out "$out/gpu_result.md" 2>&1 | tee "$out/gpu_check.log" ;;
   *) echo "usage: bash benchmarks/gpu_session.sh prepare|run"; exit 2 ;;
 esac

@@ -6,33 +6,48 @@ Docs: https://charm-xray.github.io/charm-xray/kaggle.html.md"""
 
 # %% ../nbs/16_kaggle.ipynb #acb119d3
 from __future__ import annotations
-import os, re, json, shutil, socket, subprocess, sys, tempfile, time, zipfile
+import os, re, json, shlex, shutil, signal, socket, subprocess, sys, tempfile, time, zipfile
+from collections import deque
 from fnmatch import fnmatch
 from pathlib import Path
 import torch
+import torch.distributed as dist
 from fastai.callback.core import Callback
+from fastai.torch_core import rank_distrib
 from .core import CharmConfig, CharmError
 from .data import CSV_NAMES, LIST_NAMES
+from .callbacks import distributed, comm_device
 from .checkpoint import CharmCheckpoint
 
 # %% auto #0
-__all__ = ['SKIP_DIRS', 'NIH_MISSING', 'QUICK_SETTINGS', 'CACHE_BYTES_256', 'PASCAL_TORCH', 'CU126_INDEX', 'UNFROZEN_SLOWDOWN',
-           'VALID_COST', 'REPO_URL', 'KAGGLE_IMAGE', 'kaggle_root', 'kaggle_input', 'kaggle_working', 'kaggle_temp',
-           'on_kaggle', 'working_dir', 'attached_files', 'find_nih_data', 'nih_data_or_stop', 'find_wheel',
-           'find_weights', 'find_checkpoint', 'find_earlier_run', 'import_earlier_run', 'env_settings', 'kaggle_config',
-           'cache_bytes', 'cache_dir', 'arch_supported', 'internet_on', 'pascal_advice', 'gpu_check', 'gpu_facts',
-           'cuda_smoke', 'preflight', 'pascal_torch_command', 'install_pascal_torch', 'session_start', 'time_plan',
-           'TimeBudget', 'gpu_count', 'preflight_subprocess', 'train_on_gpus', 'read_have', 'wheel_requirements',
-           'missing_requirements', 'kaggle_bundle']
+__all__ = ['SKIP_DIRS', 'NIH_MISSING', 'QUICK_SETTINGS', 'CACHE_BYTES_256', 'PASCAL_TORCH', 'CU126_INDEX', 'RUN_BYTES',
+           'WEIGHTS_MISSING', 'UNFROZEN_SLOWDOWN', 'VALID_COST', 'CHARM_TRAIN', 'REPO_URL', 'KAGGLE_PYTHON',
+           'KAGGLE_IMAGE', 'KAGGLE_DATASET_LICENSES', 'BUNDLE_DESCRIPTION', 'KERNEL_FIELDS', 'kaggle_root',
+           'kaggle_input', 'kaggle_working', 'kaggle_temp', 'on_kaggle', 'working_dir', 'attached_files',
+           'find_nih_data', 'nih_data_or_stop', 'find_wheel', 'find_weights', 'find_checkpoint', 'find_earlier_run',
+           'import_earlier_run', 'env_settings', 'kaggle_config', 'cache_bytes', 'cache_dir', 'arch_supported',
+           'internet_on', 'pascal_advice', 'gpu_check', 'gpu_facts', 'cuda_smoke', 'preflight', 'weights_source',
+           'preflight_run', 'session_start', 'time_plan', 'TimeBudget', 'gpu_count', 'preflight_subprocess',
+           'charm_train_command', 'stream_command', 'train_on_gpus', 'repository_url', 'read_have',
+           'wheel_requirements', 'missing_requirements', 'check_dataset_metadata', 'kaggle_owner', 'kaggle_bundle',
+           'check_kernel_metadata']
 
 # %% ../nbs/16_kaggle.ipynb #99bf6868
 def kaggle_root() -> Path:
     "The Kaggle root folder: `$CHARM_KAGGLE_ROOT`, default `/kaggle`."
     return Path(os.environ.get('CHARM_KAGGLE_ROOT') or '/kaggle')
 
-def kaggle_input() -> Path:   return kaggle_root()/'input'
-def kaggle_working() -> Path: return kaggle_root()/'working'
-def kaggle_temp() -> Path:    return kaggle_root()/'temp'
+def kaggle_input() -> Path:
+    "Where Kaggle mounts the attached datasets and earlier notebook outputs (read-only): `<root>/input`."
+    return kaggle_root()/'input'
+
+def kaggle_working() -> Path:
+    "This notebook's output folder (about 20 GB, saved with every version): `<root>/working`."
+    return kaggle_root()/'working'
+
+def kaggle_temp() -> Path:
+    "Scratch space that is not saved with the version (the image cache): `<root>/temp`; a session may lack it (see `cache_dir`)."
+    return kaggle_root()/'temp'
 
 def on_kaggle() -> bool:
     "Whether Kaggle's input folder exists (on Kaggle, or on a simulated Kaggle)."
@@ -209,10 +224,10 @@ def cache_bytes(images:int, # Number of images
 def cache_dir(images:int=112_120, # Images to cache
               size:int=256        # Cached image side
              ) -> Path|None:
-    "Where the image cache goes: Kaggle's temp folder (or, off Kaggle, beside the run) when it has room; else None."
+    "Where the image cache goes: Kaggle's temp folder (created when missing; off Kaggle: beside the run) when its filesystem has room; else None."
     base = kaggle_temp() if on_kaggle() else working_dir()
-    if on_kaggle() and not base.is_dir():
-        print(f"No {base} here: training reads the original images (slower; the cache would fill the saved output)."); return None
+    if not base.is_dir():
+        base.mkdir(parents=True, exist_ok=True); print(f"Created {base} (this session had none).")
     dest = base/f'charm-cache-{size}'
     have = sum(f.stat().st_size for f in dest.glob('*.png')) if dest.is_dir() else 0
     need, free = cache_bytes(images, size) - have, shutil.disk_usage(base).free
@@ -258,10 +273,10 @@ def pascal_advice(name:str,             # The GPU's name
     t4 = "switch the accelerator to 'GPU T4 x2' (Settings > Accelerator; the usual free choice) and run all again"
     wheels = (f"attach a dataset holding the CUDA 12.6 (cu126) wheels of {PASCAL_TORCH[0]} and {PASCAL_TORCH[1]} "
               f"(made once with: pip download '{PASCAL_TORCH[0]}' '{PASCAL_TORCH[1]}' --index-url {CU126_INDEX} -d torch-cu126) "
-              f"and set P100_TORCH = True: that cell installs them from the dataset, then restart")
-    opts = ([t4, f"or set P100_TORCH = True and run all: it installs PyTorch's CUDA 12.6 (cu126) build of torch 2.14, which "
-                 f"still has sm_{cap} kernels, and asks you to restart; after the restart this check passes"] if internet
-            else [t4, f"or (internet is off) {wheels}"])
+              f"and set P100_TORCH = True: the P100 cell installs them from the dataset before torch is imported")
+    opts = ([t4, f"or set P100_TORCH = True and run all again: the P100 cell, which runs before torch is first imported, "
+                 f"installs PyTorch's CUDA 12.6 (cu126) build of torch 2.14, which still has sm_{cap} kernels (no restart needed)"]
+            if internet else [t4, f"or (internet is off) {wheels}"])
     return (f"{name}: this torch {torch.__version__} has no kernels for sm_{cap}, so training would fail at its first CUDA "
             f"operation ('no kernel image is available for execution on the device'). Either " + '; '.join(opts) + '.')
 
@@ -325,36 +340,61 @@ def preflight(allow_cpu:bool=False,   # Go on without a GPU (DEMO, QUICK on tiny
                          f"on again, or check that torch's CUDA version matches the driver.") from None
     return 'cuda'
 
-# %% ../nbs/16_kaggle.ipynb #09141ba5
-def pascal_torch_command(find_links:str|Path|None=None # A folder with the cu126 wheels (None: PyTorch's cu126 index)
-                        ) -> list[str]:
-    "The pip command that installs PyTorch's CUDA 12.6 build of torch 2.14 with its torchvision."
-    src = ['--no-index', '--find-links', str(find_links)] if find_links else ['--index-url', CU126_INDEX]
-    return [sys.executable, '-m', 'pip', 'install', *PASCAL_TORCH, *src]
+# %% ../nbs/16_kaggle.ipynb #a17f0c02
+RUN_BYTES = 1_000_000_000
+"Room a run needs in its folder: EfficientNetV2-S's checkpoints (best of each stage, best.pth, last.pth with Adam's two moments: about 0.6 GB, by parameter count) and plots."
 
-def install_pascal_torch(facts:dict|None=None,   # GPU facts (default: this machine's)
-                         run=subprocess.run,     # Runs the command (tests pass a fake)
-                         internet:bool|None=None # Whether the internet is on (default: `internet_on()`)
-                        ) -> list[str]|None:
-    "Install torch 2.14 cu126 (Pascal kernels) when this GPU needs it, from an attached dataset or the internet; then ask for a restart."
-    facts = gpu_facts() if facts is None else facts
-    if not facts or arch_supported(tuple(facts['capability']), facts['arch_list']):
-        print("P100_TORCH: this torch already runs on this GPU; nothing to install."); return None
-    wheels = attached_files('torch-2.14*cu126*.whl')
-    internet = internet_on() if internet is None else internet
-    if not wheels and not internet: raise CharmError(pascal_advice(facts['name'], '{}{}'.format(*facts['capability']), False))
-    cmd = pascal_torch_command(wheels[0].parent if wheels else None)
-    print('Running:', ' '.join(cmd))
-    run(cmd, check=True)
-    raise CharmError("Installed PyTorch's CUDA 12.6 build of torch 2.14. Restart the kernel now (Run > Restart & clear cell "
-                     "outputs), then run all again: the preflight will pass.")
+WEIGHTS_MISSING = ("The pretrained {arch} weights are not attached and the timm hub cannot be reached (the internet is off), "
+                   "so the training would fail after the data and cache steps; it stops here instead. Either turn the internet "
+                   "on (Settings > Internet on); or attach a dataset holding {arch}.safetensors (made on a machine with "
+                   "internet: charm-kaggle-bundle charm-xray-wheels --owner YOUR_KAGGLE_USERNAME --weights {arch}, uploaded with "
+                   "kaggle datasets create -p charm-xray-wheels; Add Input > Your Datasets); or set PRETRAINED to a weights file. "
+                   "(PRETRAINED = False trains from random weights: far worse.)")
+
+def _hub_cached(arch:str) -> bool:
+    "Whether timm's pretrained weights for `arch` are already in the Hugging Face cache (no download needed)."
+    try:
+        import timm
+        from huggingface_hub import try_to_load_from_cache
+        hub = timm.models.get_pretrained_cfg(arch).hf_hub_id
+        return bool(hub) and any(isinstance(try_to_load_from_cache(hub, f), str) for f in ('model.safetensors', 'pytorch_model.bin'))
+    except Exception: return False
+
+def weights_source(cfg:CharmConfig,         # The run's configuration (`arch`, `pretrained`, `out`)
+                   internet:bool|None=None  # Whether the hub is reachable (default: try huggingface.co)
+                  ) -> str:                 # Where the starting weights come from, in words
+    "Where the backbone's starting weights will come from; a `CharmError` with the fixes when from nowhere."
+    if (Path(cfg.out)/'last.pth').is_file(): return f"the checkpoint {Path(cfg.out)/'last.pth'} (resuming: no pretrained weights needed)"
+    p = cfg.pretrained
+    if p is False: return "none: random initialisation (PRETRAINED = False)"
+    if isinstance(p, str):
+        if Path(p).is_file(): return f"the file {p}"
+        raise CharmError(f"PRETRAINED = {p!r}: there is no such file. Attach the dataset that holds it (Add Input), fix the path, "
+                         f"or set PRETRAINED = True (an attached {cfg.arch}.safetensors, else the timm hub).")
+    if _hub_cached(cfg.arch): return f"the timm hub, already downloaded ({cfg.arch})"
+    if internet_on('huggingface.co') if internet is None else internet: return f"the timm hub ({cfg.arch}; huggingface.co is reachable)"
+    raise CharmError(WEIGHTS_MISSING.format(arch=cfg.arch))
+
+def preflight_run(cfg:CharmConfig,         # The run's configuration
+                  internet:bool|None=None  # Whether the hub is reachable (default: try it)
+                 ):
+    "Before the cache and the training: the starting weights can be had, and the run's folder has room; else one `CharmError` with the fix."
+    print(f"Weights: {weights_source(cfg, internet)}")
+    out = Path(cfg.out)
+    base = next(p for p in (out, *out.parents) if p.exists())
+    free = shutil.disk_usage(base).free
+    if free < RUN_BYTES:
+        raise CharmError(f"{base} has {free/1e9:.1f} GB free; the run needs about {RUN_BYTES/1e9:.0f} GB for its checkpoints and plots. "
+                         f"Delete files from the working folder, then run all again.")
+    print(f"Disk: {free/1e9:.1f} GB free for the run in {base} (about {RUN_BYTES/1e9:.0f} GB needed).")
 
 # %% ../nbs/16_kaggle.ipynb #b54dbeae
 UNFROZEN_SLOWDOWN = 3.   # images/s of stage 1 (frozen backbone) / stage 2 (all trained), until stage 2 is measured
 VALID_COST = 0.5         # cost of a validation image relative to a training image
 
 def session_start() -> float:
-    "When this Python process (on Kaggle: the notebook's kernel, i.e. the session) started, as a `time.time()` value."
+    "When the session started, as a `time.time()` value: `$CHARM_SESSION_START` if set (the notebook passes its own to the training processes it starts), else when this Python process (on Kaggle: the notebook's kernel) started."
+    if os.environ.get('CHARM_SESSION_START'): return float(os.environ['CHARM_SESSION_START'])
     try:
         ticks = int(Path('/proc/self/stat').read_text().rsplit(')', 1)[1].split()[19])
         btime = next(int(l.split()[1]) for l in Path('/proc/stat').read_text().splitlines() if l.startswith('btime'))
@@ -382,7 +422,7 @@ def time_plan(speeds:dict,          # Measured training images/s per stage, e.g.
 
 # %% ../nbs/16_kaggle.ipynb #45070df5
 class TimeBudget(Callback):
-    "After the first batches of each fit: images/s and the projected hours of both stages against the session limit; stops a plan that cannot fit."
+    "After the first batches of each fit: images/s and the projected hours of both stages against the session limit (printed by rank 0); stops a plan that cannot fit (every process together)."
     order = 65
     def __init__(self,
         cfg:CharmConfig,             # The run's configuration (the epochs of both stages)
@@ -419,13 +459,18 @@ class TimeBudget(Callback):
 
     def _project(self):
         self.measured = True
-        self.speeds[self.stage] = self.seen / max(time.time() - self.t0, 1e-9)
+        speed, elapsed = self.seen / max(time.time() - self.t0, 1e-9), time.time() - self.start
+        if distributed():      # every process measured its share: the speeds add up, and all get the same plan
+            t = torch.tensor([speed, elapsed], dtype=torch.float64, device=comm_device())
+            dist.all_reduce(t)
+            speed, elapsed = float(t[0]), float(t[1]) / dist.get_world_size()
+        self.speeds[self.stage] = speed
         todo = {self.stage: self.n_epoch - self.epoch}
         if self.stage == 1: todo[2] = self.cfg.stage2_epochs
-        p = self.plan = time_plan(self.speeds, self.dls.train.n, self.dls.valid.n, todo,
-                                  time.time() - self.start, self.limit_h or float('inf'), self.reserve_h)
-        print(self.report(p))
-        if self.limit_h is not None and not p['fits']: raise CharmError(self.advice(p))
+        p = self.plan = time_plan(self.speeds, len(self.dls.train.dataset), len(self.dls.valid.dataset), todo,
+                                  elapsed, self.limit_h or float('inf'), self.reserve_h)
+        if rank_distrib() == 0: print(self.report(p))
+        if self.limit_h is not None and not p['fits']: raise CharmError(self.advice(p))   # on every process at once
 
     def report(self, p:dict) -> str:
         "One line: measured images/s and the projected hours of the stages still to train against the session."
@@ -449,12 +494,12 @@ class TimeBudget(Callback):
 
 # %% ../nbs/16_kaggle.ipynb #24e74363
 def gpu_count() -> int:
-    "GPUs visible to this process, counted through NVML, without initialising CUDA (so that a launcher can still fork)."
+    "GPUs visible to this process, counted through NVML (this does not initialise CUDA)."
     return torch.cuda.device_count()
 
 def preflight_subprocess(allow_cpu:bool=False # As for `preflight`
                         ) -> str:             # The device to use: 'cuda' or 'cpu'
-    "`preflight` in a child Python process, so that its CUDA operations do not initialise CUDA in this one; its report is printed here and its refusal raised here."
+    "`preflight` in a child Python process (so this one holds no GPU memory while training processes run); its report is printed here and its refusal raised here."
     code = f"from charm_xray.kaggle import preflight; print('\\nDEVICE=' + preflight(allow_cpu={bool(allow_cpu)!r}))"
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     out = r.stdout.rstrip().splitlines()
@@ -465,27 +510,77 @@ def preflight_subprocess(allow_cpu:bool=False # As for `preflight`
         raise CharmError(msg)
     return out[-1].split('=', 1)[1]
 
-def train_on_gpus(cfg:CharmConfig,       # The run's configuration
-                  resume:bool=True,      # Continue from `cfg.out/last.pth` if it exists
-                  gpus:int|None=None,    # GPUs to train on (None: all visible)
-                  launcher=None          # accelerate's `notebook_launcher` (default), or a stand-in
-                 ) -> int:               # Processes that trained (1: none launched; train in this process)
-    "With several GPUs, run `train(cfg, resume)` in one process per GPU with `notebook_launcher`; with one, launch nothing."
+CHARM_TRAIN = 'from charm_xray.cli import charm_train; charm_train()'
+"What the `charm-train` console script runs (as `python -c`, so that the notebook's own Python runs it)."
+
+def charm_train_command(config:str|Path,            # The run's configuration as a YAML file (`CharmConfig.save`)
+                        nproc:int,                  # Processes: one per GPU
+                        resume:bool=True,           # Pass `--resume`
+                        time_limit_h:float|None=12. # Session limit for `TimeBudget` (None: print the projection only)
+                       ) -> list[str]:
+    "`torchrun --standalone --nproc_per_node N` running charm-train on `config`, as a user would in a terminal."
+    return [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', '--no-python',
+            sys.executable, '-c', CHARM_TRAIN, '--config', str(config), *(['--resume'] if resume else []),
+            '--time-limit-h', '0' if time_limit_h is None else f'{time_limit_h:g}']
+
+def stream_command(cmd:list,           # The command
+                   env:dict|None=None, # Its environment (default: this one)
+                   tail:int=200        # Lines of its output to keep
+                  ) -> tuple[int, list[str]]: # Its exit code, and the last `tail` non-empty lines of its output
+    "Run `cmd`, copying its output (stdout and stderr) here as it comes; an interrupt (Kaggle's stop button) ends it and its children."
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, bufsize=0, start_new_session=True)
+    lines, part = deque(maxlen=tail), ''
+    try:
+        while chunk := proc.stdout.read(65536):
+            text = chunk.decode('utf-8', 'replace')
+            sys.stdout.write(text); sys.stdout.flush()
+            *done, part = re.split(r'[\r\n]', part + text)
+            lines.extend(l for l in done if l.strip())
+        rc = proc.wait()
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGTERM); proc.wait(); raise
+    if part.strip(): lines.append(part)
+    return rc, list(lines)
+
+def train_on_gpus(cfg:CharmConfig,             # The run's configuration
+                  resume:bool=True,            # Continue from `cfg.out/last.pth` if it exists
+                  gpus:int|None=None,          # GPUs to train on (None: all visible)
+                  time_limit_h:float|None=12., # The session limit the plan must fit in (None: print the projection only)
+                  command:list|None=None       # Replaces the torchrun command (tests)
+                 ) -> int:                     # Processes that trained (1: none launched; train in this process)
+    "With several GPUs, run charm-train under torchrun, one process per GPU, its output streamed here; with one, launch nothing."
     n = gpu_count() if gpus is None else int(gpus)
     if n <= 1: return 1
-    if torch.cuda.is_initialized():
-        raise CharmError(f"CUDA is already initialised in this notebook, so the {n} training processes cannot start "
-                         f"(fork cannot carry CUDA). Restart the kernel (Run > Restart & clear cell outputs) and run the "
-                         f"cells in order without other GPU code before this one; or set GPUS = 1.")
-    if launcher is None: from accelerate import notebook_launcher as launcher
-    from charm_xray.train import train
-    print(f"Training on {n} GPUs, one process each; the batch sizes are global (split over the GPUs).")
-    launcher(train, (cfg, resume), num_processes=n)
+    config = Path(tempfile.mkdtemp(prefix='charm-launch-'))/'config.yaml'
+    cfg.save(config)
+    cmd = command or charm_train_command(config, n, resume, time_limit_h)
+    env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'CHARM_SESSION_START': repr(session_start())}
+    print(f"Training on {n} {'GPUs' if torch.cuda.is_available() else 'CPU processes (gloo)'}, one process each; the batch "
+          f"sizes are global (split over the processes):\n  {shlex.join(cmd)}")
+    rc, tail = stream_command(cmd, env)
+    if rc:
+        errs = [l.split('error: ', 1)[1] for l in tail if l.startswith('error: ')]
+        raise CharmError(errs[-1] if errs else f"The {n} training processes failed (torchrun exit code {rc}); the output "
+                         f"above says why. To train in this notebook's process instead, set GPUS = 1.")
+    print(f"The {n} training processes finished; the run is in {cfg.out}.")
     return n
 
 # %% ../nbs/16_kaggle.ipynb #509706ba
-REPO_URL = 'https://github.com/charm-xray/charm-xray'
-"The GitHub repository the install cell falls back to (the `Repository` URL in `pyproject.toml`)."
+def repository_url() -> str|None:
+    "The project's repository: the `Repository` URL of `pyproject.toml` (the one place it is written), from this checkout's `pyproject.toml`, else from the installed package's metadata."
+    import charm_xray
+    from importlib.metadata import metadata, PackageNotFoundError
+    pp = Path(charm_xray.__file__).resolve().parents[1]/'pyproject.toml'
+    if pp.is_file() and (m := re.search(r'^Repository\s*=\s*"([^"]+)"', pp.read_text(), re.M)): return m.group(1)
+    try: urls = metadata('charm-xray').get_all('Project-URL') or []
+    except PackageNotFoundError: urls = []
+    return next((u.split(',', 1)[1].strip() for u in urls if u.split(',', 1)[0].strip().lower() == 'repository'), None)
+
+REPO_URL = repository_url()
+"The repository the notebooks' install cell installs from with the internet on (`CHARM_REPO` there, checked against this)."
+
+KAGGLE_PYTHON = '3.12'
+"The Python version of Kaggle's image (Kaggle/docker-python's `Dockerfile.tmpl`): the bundle picks binary wheels for it."
 
 KAGGLE_IMAGE = {'torch': '2.10.0', 'torchvision': '0.25.0', 'fastai': '2.8.7', 'fastcore': '1.14.5', 'timm': '1.0.22',
                 'pandas': '2.2.3', 'scikit-learn': '1.6.1', 'matplotlib': '3.10.0', 'safetensors': '0.6.2',
@@ -505,7 +600,7 @@ def read_have(have:dict|str|Path|None=None # {name: version}, a `pip freeze` fil
 
 def wheel_requirements(wheel:str|Path,    # A .whl file
                        extras:tuple=(),   # Extras to include, e.g. ('lite0',)
-                       python:str='3.11'  # The target's Python version (for markers)
+                       python:str=KAGGLE_PYTHON # The target's Python version (for markers)
                       ) -> list:
     "The requirements (`packaging` `Requirement`s) a wheel declares for a Linux target with this Python."
     from packaging.requirements import Requirement
@@ -550,16 +645,52 @@ def _save_weights(spec:str, dest:Path) -> Path:
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
     return out
 
+KAGGLE_DATASET_LICENSES = ('CC0-1.0', 'CC-BY-SA-3.0', 'CC-BY-SA-4.0', 'CC-BY-NC-SA-4.0', 'GPL-2.0', 'ODbL-1.0', 'DbCL-1.0',
+    'copyright-authors', 'other', 'unknown', 'CC-BY-4.0', 'CC-BY-NC-4.0', 'PDDL', 'CC-BY-3.0', 'CC-BY-3.0-IGO',
+    'US-Government-Works', 'CC-BY-NC-SA-3.0-IGO', 'CDLA-Permissive-1.0', 'CDLA-Sharing-1.0', 'CC-BY-ND-4.0',
+    'CC-BY-NC-ND-4.0', 'ODC-BY-1.0', 'LGPL-3.0', 'AGPL-3.0', 'FDL-1.3', 'EU-ODP-Legal-Notice', 'apache-2.0', 'GPL-3.0')
+"The licence names a Kaggle dataset may carry (kaggle-cli `docs/datasets_metadata.md`); MIT is not among them."
+
+BUNDLE_DESCRIPTION = ("Wheels to install charm-xray in a Kaggle notebook with the internet off (pip install --no-index "
+    "--find-links). charm-xray is MIT-licensed; every other wheel keeps its own licence (in its METADATA), and backbone "
+    "weights their publishers' terms (timm's model cards). Made with charm-kaggle-bundle.")
+
+def _slug_ok(s): return bool(re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9_-]*/[a-z0-9][a-z0-9-]*', s or ''))
+
+def check_dataset_metadata(meta:dict # The contents of a `dataset-metadata.json`
+                          ) -> list[str]: # What is wrong (empty: valid)
+    "Check a `dataset-metadata.json` against the fields and licence names kaggle-cli documents for `kaggle datasets create`."
+    out = [f"unknown field {k!r}" for k in meta if k not in ('title', 'subtitle', 'description', 'id', 'id_no', 'licenses', 'resources', 'keywords')]
+    if not 6 <= len(meta.get('title', '')) <= 50: out.append("title: 6 to 50 characters")
+    if 'subtitle' in meta and not 20 <= len(meta['subtitle']) <= 80: out.append("subtitle: 20 to 80 characters")
+    if not _slug_ok(meta.get('id')) or not 3 <= len(meta['id'].split('/')[1]) <= 50: out.append("id: OWNER/slug, slug 3 to 50 characters")
+    lic = meta.get('licenses', [])
+    if len(lic) != 1 or lic[0].get('name') not in KAGGLE_DATASET_LICENSES: out.append(f"licenses: exactly one of {', '.join(KAGGLE_DATASET_LICENSES)}")
+    return out
+
+def kaggle_owner(owner:str|None=None # A Kaggle user name given explicitly
+                ) -> str:
+    "The Kaggle user name for a dataset id: `owner`, else `$KAGGLE_USERNAME`, else the `username` of the kaggle CLI's `kaggle.json`; else one `CharmError`."
+    if owner: return owner
+    if os.environ.get('KAGGLE_USERNAME'): return os.environ['KAGGLE_USERNAME']
+    for d in (os.environ.get('KAGGLE_CONFIG_DIR'), Path.home()/'.kaggle', Path(os.environ.get('XDG_CONFIG_HOME') or Path.home()/'.config')/'kaggle'):
+        try: name = json.loads((Path(d)/'kaggle.json').read_text()).get('username') if d else None
+        except (OSError, ValueError, AttributeError): continue
+        if name: return name
+    raise CharmError("No Kaggle user name for the dataset's id: pass --owner YOUR_KAGGLE_USERNAME (or set KAGGLE_USERNAME, or "
+                     "log the kaggle CLI in with a kaggle.json). Nothing was written.")
+
 def kaggle_bundle(dest:str|Path,                  # Folder to write (the dataset to upload)
                   weights:str|list|None=None,     # Backbone weights: 'ARCH' (timm hub) or 'ARCH=FILE', or a list of them
                   project:str|Path|None=None,     # A charm-xray checkout to build the wheel from (default: this one, else PyPI)
                   have:dict|str|Path|None=None,   # What Kaggle's image holds: {name: version} or a `pip freeze` file (default: `KAGGLE_IMAGE`)
                   extras:tuple=(),                # Extras of charm-xray to include, e.g. ('lite0',)
-                  python:str='3.11',              # Kaggle's Python version (to pick binary wheels)
-                  owner:str|None=None,            # Kaggle user name for the dataset id (default: $KAGGLE_USERNAME)
+                  python:str|None=None,           # Python version of the Kaggle image, to pick binary wheels (None: `KAGGLE_PYTHON`)
+                  owner:str|None=None,            # Kaggle user name for the dataset id (default: $KAGGLE_USERNAME, else the kaggle CLI's kaggle.json)
                   slug:str='charm-xray-wheels'    # Dataset slug
                  ) -> Path:
     "Build the wheel dataset for Kaggle with the internet off: our wheel, the wheels Kaggle's image lacks, weights, dataset-metadata.json."
+    owner, python = kaggle_owner(owner), python or KAGGLE_PYTHON     # the owner before anything is written
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
     project = project or _checkout()
     if project: _pip('wheel', '--no-deps', '--no-build-isolation', '-w', str(dest), str(project))
@@ -578,10 +709,35 @@ def kaggle_bundle(dest:str|Path,                  # Folder to write (the dataset
         got.add(_canon(r.name))
         for w in set(dest.glob('*.whl')) - before: todo += wheel_requirements(w, (), python)
     for spec in ([weights] if isinstance(weights, str) else weights or []): _save_weights(spec, dest)
-    owner = owner or os.environ.get('KAGGLE_USERNAME') or 'INSERT_YOUR_KAGGLE_USERNAME'
-    (dest/'dataset-metadata.json').write_text(json.dumps(
-        dict(title='charm-xray wheels', id=f'{owner}/{slug}', licenses=[dict(name='MIT')]), indent=2) + '\n')
+    meta = dict(title='charm-xray wheels', id=f'{owner}/{slug}', licenses=[dict(name='other')], description=BUNDLE_DESCRIPTION)
+    if problems := check_dataset_metadata(meta): raise CharmError(f"dataset-metadata.json for {owner}/{slug}: " + '; '.join(problems))
+    (dest/'dataset-metadata.json').write_text(json.dumps(meta, indent=2) + '\n')
     extra = sorted(p.name for p in dest.iterdir() if p != ours and p.name != 'dataset-metadata.json')
     print(f"Wrote {dest}: {ours.name}" + (f" and {', '.join(extra)}" if extra else " (Kaggle's image has everything else)") +
           f". Upload it with: kaggle datasets create -p {dest}   (a new version: kaggle datasets version -p {dest} -m 'update')")
     return dest
+
+# %% ../nbs/16_kaggle.ipynb #c0ffee02
+KERNEL_FIELDS = ('id', 'id_no', 'title', 'code_file', 'language', 'kernel_type', 'is_private', 'enable_gpu', 'enable_tpu',
+                 'enable_internet', 'machine_shape', 'dataset_sources', 'competition_sources', 'kernel_sources', 'model_sources',
+                 'keywords', 'docker_image_pinning_type')
+"The fields of a `kernel-metadata.json` (kaggle-cli's `docs/kernels_metadata.md` and `kernels_push`)."
+
+def _slugify(title): return re.sub(r'[^a-z0-9]+', '-', title.lower()).strip('-')
+
+def check_kernel_metadata(folder:str|Path # A folder with `kernel-metadata.json`, as `kaggle kernels push -p` takes it
+                         ) -> list[str]:  # What is wrong (empty: valid)
+    "Check `folder/kernel-metadata.json` as `kaggle kernels push` does: required fields, values, the code file, slugs."
+    meta = json.loads((Path(folder)/'kernel-metadata.json').read_text())
+    out = [f"unknown field {k!r}" for k in meta if k not in KERNEL_FIELDS]
+    if not _slug_ok(meta.get('id')): out.append("id: OWNER/kernel-slug")
+    elif _slugify(meta.get('title', '')) != meta['id'].split('/')[1]: out.append("title: must slugify to the id's kernel slug")
+    if len(meta.get('title', '')) < 5: out.append("title: at least five characters")
+    if not (Path(folder)/meta.get('code_file', '')).is_file(): out.append(f"code_file: {meta.get('code_file')!r} not found beside the metadata")
+    if meta.get('language') not in ('python', 'r', 'rmarkdown'): out.append("language: python, r or rmarkdown")
+    if meta.get('kernel_type') not in ('script', 'notebook'): out.append("kernel_type: script or notebook")
+    for k in ('is_private', 'enable_gpu', 'enable_tpu', 'enable_internet'):
+        if k in meta and not isinstance(meta[k], bool): out.append(f"{k}: true or false")
+    for k in ('dataset_sources', 'kernel_sources'):
+        out += [f"{k}: {s!r} is not OWNER/slug" for s in meta.get(k, []) if not _slug_ok(s)]
+    return out
