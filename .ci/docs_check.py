@@ -9,7 +9,8 @@ would render), none needing Quarto:
 4. no doc entry's anchor collides with a heading of its page (Quarto would give one of them `-1` and links to the
    entry would land on the heading);
 
-and `nbs/sidebar.yml` (written by nbdev-docs) is ignored by git.
+and `nbs/sidebar.yml` (written by nbdev-docs) is ignored by git (5), and the docs show at least six pictures, one on the
+landing page (6).
 
     python3 .ci/docs_check.py              # after proc_nbs; exits 1 listing every problem, by check
     python3 .ci/docs_check.py --self-test  # each check on tiny notebooks: a clean one passes, a defect fails
@@ -117,6 +118,13 @@ def check_anchors(nbs:dict) -> list:
             if slug(e) in heads: bad.append(f"{name}: doc entry {e!r} and heading {heads[slug(e)]!r} share the anchor #{slug(e)}; rename the heading")
     return bad
 
+def check_pictures(nbs:dict, least:int=6) -> list:
+    "Check 6: the docs show at least `least` pictures (image outputs kept in the notebooks), one of them on the landing page."
+    n = {k: sum(any(m.startswith('image/') for m in o.get('data', {})) for c in nb['cells'] for o in c.get('outputs', [])) for k, nb in nbs.items()}
+    bad = [f"only {sum(n.values())} pictures in the docs ({', '.join(f'{k} {v}' for k, v in n.items() if v) or 'none'}); keep at least {least} (a cell's image output, committed)"] if sum(n.values()) < least else []
+    if 'index.ipynb' in nbs and not n.get('index.ipynb'): bad.append("the landing page (index.ipynb) shows no picture")
+    return bad
+
 def public_names() -> dict:
     "{module: {name: object}} of every charm_xray module's `__all__`."
     out = {}
@@ -129,7 +137,7 @@ def public_names() -> dict:
 def run_all(nbs:dict, public:dict) -> dict:
     return {'1 stderr/error output': check_outputs(nbs), '2 lists without a blank line': check_lists(nbs),
             '3 exported names without a doc entry or docstring': check_docstrings(nbs, public),
-            '4 doc anchors colliding with headings': check_anchors(nbs)}
+            '4 doc anchors colliding with headings': check_anchors(nbs), '6 pictures in the docs': check_pictures(nbs)}
 
 def _nb(*cells): return {'cells': list(cells)}
 def _md(s): return {'cell_type': 'markdown', 'source': s}
@@ -146,6 +154,8 @@ def self_test():
     clean = {'ok.ipynb': _nb(_md("# Title\n\n## Building a thing\n\nText:\n\n- one\n- two\n  continued\n\n| a | b |\n|---|---|\n\n```\nx\n- not a list\n```"),
                              _doc('f', 'Has a docstring.'),
                              {'cell_type': 'code', 'source': 'f()', 'outputs': [{'output_type': 'stream', 'name': 'stdout', 'text': 'fine\n'}]})}
+    img = {'cell_type': 'code', 'source': 'plot()', 'outputs': [{'output_type': 'display_data', 'data': {'image/png': 'iVBOR', 'text/plain': '<Figure>'}}]}
+    clean['index.ipynb'] = _nb(_md('# Landing page'), *[img] * 6)
     res = run_all(clean, {'m': {'f': f, 'CONST': 3}})
     assert not any(res.values()), res
     defects = {
@@ -158,10 +168,12 @@ def self_test():
     }
     for check, nbs in defects.items():
         public = {'m': {'f': f, 'g': g}} if check.startswith('3') else {}
-        got = {k: v for k, v in run_all(nbs, public).items() if v}
+        got = {k: v for k, v in run_all({**nbs, 'index.ipynb': clean['index.ipynb']}, public).items() if v}
         assert list(got) == [check], (check, got)
         print(f"ok, check {check} fails on its defect: {got[check][0]}")
     assert check_docstrings({}, {'m': {'f': f}}) == ['m.f: no doc entry in the processed notebooks']
+    assert len(check_pictures({'index.ipynb': _nb(img), 'a.ipynb': _nb(img)})) == 1 and len(check_pictures({'index.ipynb': _nb(), 'a.ipynb': _nb(*[img] * 6)})) == 1
+    print("ok, check 6 pictures in the docs fails with too few pictures, or none on the landing page")
     test_slug = {'create_backbone': 'create_backbone', 'The `Backbone` class': 'the-backbone-class', '2. Data': 'data'}
     for h, s in test_slug.items(): assert slug(h) == s, (h, slug(h), s)
     print("docs_check self-test passed")
@@ -181,5 +193,6 @@ if __name__ == '__main__':
         print(f"docs check {check}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
         for p in problems: print(f"  {p}")
         n_bad += len(problems)
-    print(f"{len(nbs)} processed notebooks checked")
+    pics = {k: sum(any(m.startswith('image/') for m in o.get('data', {})) for c in nb['cells'] for o in c.get('outputs', [])) for k, nb in nbs.items()}
+    print(f"{len(nbs)} processed notebooks checked; pictures: {sum(pics.values())} ({', '.join(f'{k} {v}' for k, v in pics.items() if v)})")
     if n_bad: sys.exit(f"docs check failed: {n_bad} problem(s) above")
