@@ -13,10 +13,10 @@ Each must appear exactly once, any other command in those blocks is an error, an
 
     python3 .ci/readme_commands.py              # check, then print the three commands
     python3 .ci/readme_commands.py --run test   # check, then run that command with bash (-e -o pipefail)
-    python3 .ci/readme_commands.py --self-test  # the checker on tiny READMEs (a garbled one must fail)
+    python3 .ci/readme_commands.py --self-test  # the checker on tiny READMEs (a garbled one must fail, a stale one fail when run)
 
 Exits 1 with one line naming the problem."""
-import re, subprocess, sys
+import re, shutil, subprocess, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -56,6 +56,11 @@ def classify(text:str) -> dict:
     if missing: raise ReadmeError(f"Quick start lacks the {', '.join(missing)} command(s) in its ```sh blocks.")
     return found
 
+def run(kind:str, cmd:str) -> int:
+    "Run one README command with bash (-e -o pipefail) in the project root; its exit status."
+    print(f"$ {cmd}   # README.md, Quick start ({kind})", flush=True)
+    return subprocess.run(['bash', '-e', '-o', 'pipefail', '-c', cmd], cwd=root).returncode
+
 def self_test():
     "The checker on tiny READMEs: a good one passes, each kind of defect fails."
     good = "# x\n\n## Quick start\n\n```sh\npip install -e \".[dev]\"   # install\ncharm-demo\n```\n\ntext\n\n" \
@@ -72,6 +77,12 @@ def self_test():
         try: classify(text)
         except ReadmeError as e: print(f"ok, refused ({name}): {e}")
         else: raise AssertionError(f"the checker accepted a README with a defect: {name}")
+    if shutil.which('nbdev-test'):   # a stale command (valid bash, an option nbdev-test no longer has) fails when run
+        stale = classify(good.replace('nbdev-test && CHARM_DEMO', 'nbdev-test --no-such-option && CHARM_DEMO'))['test']
+        rc = run('test', stale)
+        assert rc != 0, f"a stale test command ran with exit 0: {stale}"
+        print(f"ok, a stale command fails when run (exit {rc})")
+    else: print("(nbdev-test not installed yet: the run of a stale command is not tried)")
     print("readme_commands self-test passed")
 
 if __name__ == '__main__':
@@ -82,8 +93,7 @@ if __name__ == '__main__':
     if args[:1] == ['--run']:
         kind = args[1] if len(args) > 1 else ''
         if kind not in cmds: sys.exit(f"--run takes one of {list(cmds)}, not {kind!r}")
-        print(f"$ {cmds[kind]}   # README.md, Quick start ({kind})", flush=True)
-        r = subprocess.run(['bash', '-e', '-o', 'pipefail', '-c', cmds[kind]], cwd=root)
-        if r.returncode: sys.exit(f"README.md's {kind} command failed (exit {r.returncode}): {cmds[kind]}")
+        rc = run(kind, cmds[kind])
+        if rc: sys.exit(f"README.md's {kind} command failed (exit {rc}): {cmds[kind]}")
     else:
         for k, c in cmds.items(): print(f"{k}: {c}")
