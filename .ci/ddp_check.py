@@ -107,7 +107,7 @@ def main():
     from charm_xray.train import train
     tmp = Path(tempfile.mkdtemp(prefix='charm-ddp-'))
     try:
-        cfg = tiny_config(out=tmp/'ddp'/'run', n=200)
+        cfg = tiny_config(out=tmp/'ddp'/'run', n_images=200)
         (tmp/'ddp').mkdir(); cfg.save(tmp/'ddp'/'cfg.yaml')
         r, dt = torchrun([__file__, '--worker', str(tmp/'ddp'/'cfg.yaml')], tmp/'worker.log')
         print('\n'.join(l for l in r.stdout.splitlines() if l.startswith('rank ')))
@@ -138,7 +138,7 @@ def main():
         assert r1['world_size'] == 1 and list(pd.read_csv(mid/'history.csv').stage) == [2], r1
         print(f"2-process checkpoint resumed in one process and finished: {time.time() - t:.0f}s")
         # charm-train itself under torchrun
-        cli = tiny_config(out=tmp/'cli'/'run', n=200)
+        cli = tiny_config(out=tmp/'cli'/'run', n_images=200)
         (tmp/'cli').mkdir(); cli.save(tmp/'cli'/'cfg.yaml')
         _, dt = torchrun(['--no-python', 'charm-train', '--config', str(tmp/'cli'/'cfg.yaml')], tmp/'cli.log')
         rc = json.loads((Path(cli.out)/'results.json').read_text())

@@ -72,7 +72,7 @@ def section_amp(dry, device):
     n, size, epochs = (200, 64, 1) if dry else (1000, 128, 3)
     res = {}
     for name in ('fp32', 'amp'):
-        cfg = tiny_config(n=n, size=size, bs1=32, fp16=False)
+        cfg = tiny_config(n_images=n, size=size, bs1=32, fp16=False)
         set_seed(0)      # same data order, same initial weights, same dropout: only the precision differs
         dls = dataloaders_from_config(cfg, 32)
         learn = learner_from_config(cfg, dls.to(device) if hasattr(dls, 'to') else dls, loss_func=get_loss('asl'))
@@ -136,7 +136,7 @@ def section_loader(dry, rates):
     n = 200 if dry else 1000
     data = demo_data(n=n, size=size)
     cache = prepare_cache(data, Path(tempfile.mkdtemp(prefix='charm-cache-')), size=size, progress=False)
-    cfg = tiny_config(n=n, size=size, bs1=bs, cache=str(cache), num_workers=None)
+    cfg = tiny_config(n_images=n, size=size, bs1=bs, cache=str(cache), num_workers=None)
     cfg = cfg.update(data=str(data))
     dls = dataloaders_from_config(cfg, bs)
     it, t0, seen = iter(dls.train), None, 0

@@ -76,8 +76,8 @@ def read_state_dict(path:str|Path # A `.safetensors`, `.pth`, `.pt` or `.bin` we
     p = Path(path).expanduser()
     if not p.is_file():
         raise CharmError(f"Weights file {p} not found. Pass the path of a .safetensors or .pth file "
-                         f"(on Kaggle: /kaggle/input/<dataset>/<file>), pretrained=True for the timm hub, "
-                         f"or pretrained=False for random weights.")
+                         f"(on Kaggle: /kaggle/input/<dataset>/<file>), --pretrained true (pretrained=True) for the timm hub, "
+                         f"or --no-pretrained (pretrained=False) for random weights.")
     suffix = p.suffix.lower()
     try:
         if suffix == '.safetensors':
@@ -197,10 +197,11 @@ def _network_errors() -> tuple[type, ...]:
 
 def _offline_help(arch:str) -> str:
     return (f"On Kaggle with the internet off, attach the weights as a dataset and pass "
-            f"pretrained='/kaggle/input/<dataset>/<file>.safetensors' (or .pth). Make that file on a machine with "
+            f"its path: --pretrained FILE on the command line, pretrained='/kaggle/input/<dataset>/<file>.safetensors' "
+            f"(or .pth) in Python. Make that file on a machine with "
             f"internet: m = timm.create_model('{arch}', pretrained=True); "
             f"safetensors.torch.save_file(m.state_dict(), '{arch}.safetensors'). "
-            f"Or pass pretrained=False to train from random weights knowingly.")
+            f"Or train from random weights knowingly: --no-pretrained (pretrained=False in Python).")
 
 # %% ../nbs/06_backbones.ipynb #055d1fa9
 def create_backbone(arch:str,                   # timm model name, e.g. 'tf_efficientnetv2_s', 'resnet50', 'efficientnet_lite0'

@@ -308,12 +308,12 @@ def demo_data(n:int=600,   # Number of images
 
 # %% ../nbs/01_synthetic.ipynb #89c22135
 def tiny_config(out:str|Path|None=None, # Output folder (None: a new temporary folder)
-                n:int=200,              # Synthetic images (built once by `demo_data`)
-                **kwargs                # Any other `CharmConfig` setting to override
+                n_images:int=200,       # Synthetic images (built once by `demo_data`); `n` is the config's subsample
+                **kwargs                # Any other `CharmConfig` setting to override (`n` included)
                ) -> CharmConfig:
     "A CPU-sized `CharmConfig` on small synthetic NIH-format data, for tests, docs and quick checks."
     out = out or Path(tempfile.mkdtemp(prefix='charm-xray-'))/'run'
-    tiny = dict(data=str(demo_data(n=n, size=64)), out=str(out), arch='resnet18', pretrained=False, size=64,
+    tiny = dict(data=str(demo_data(n=n_images, size=64)), out=str(out), arch='resnet18', pretrained=False, size=64,
                 bs1=32, bs2=32, stage1_epochs=1, stage1_lr=1e-3, stage2_epochs=1, stage2_lr_min=1e-4,
                 stage2_lr_max=1e-3, bank_size=64, num_workers=0, test_bs=32, patience=10)
     return CharmConfig(**tiny).update(**kwargs)
