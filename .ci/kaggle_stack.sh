@@ -24,7 +24,21 @@ python3 -c "import charm_xray, papermill, ipykernel" 2>/dev/null \
   || fail "$(command -v python3) needs charm-xray, papermill and ipykernel: pip install -e '.[dev]'"
 python3 -m venv "$T/venv" || fail "python3 -m venv could not make an environment (on Debian: apt-get install python3-venv)"
 SITE=$($PY -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-python3 -c "import sys; print('\n'.join(p for p in sys.path if p.rstrip('/').endswith(('site-packages', 'dist-packages'))))" > "$SITE/_outer_packages.pth"
+# The outer Python's site-packages, seen through folders of links that leave out charm-xray (an editable install's
+# metadata would make pip believe it is installed here), listed in a .pth file behind the environment's own packages.
+python3 - "$T/outer" "$SITE/_outer_packages.pth" <<'EOF' || fail "could not link the outer Python's packages into the new environment"
+import os, re, sys
+from pathlib import Path
+dest, pth = Path(sys.argv[1]), Path(sys.argv[2])
+dirs = [Path(p) for p in sys.path if p.rstrip('/').endswith(('site-packages', 'dist-packages')) and Path(p).is_dir()]
+skip = re.compile(r'(__editable__[._-]*)?charm[_-]xray.*|.*\.pth$', re.I)
+for i, d in enumerate(dirs):
+    (dest/str(i)).mkdir(parents=True)
+    for e in os.scandir(d):
+        if not skip.fullmatch(e.name): os.symlink(e.path, dest/str(i)/e.name)
+pth.write_text(''.join(f"{dest/str(i)}\n" for i in range(len(dirs))))
+print(f"   the outer packages: {', '.join(map(str, dirs))}")
+EOF
 $PY -c "import torch, papermill" 2>/dev/null || fail "the new environment does not see torch and papermill through $SITE/_outer_packages.pth"
 $PY -m pip install -q "fastai==2.8.7" "fastcore<2" "accelerate==1.10.1" > "$T/pip.log" 2>&1 \
   || { tail -5 "$T/pip.log"; fail "pip could not install fastai 2.8.7, fastcore<2, accelerate 1.10.1 in the new environment"; }

@@ -1,4 +1,4 @@
-"""One root for every Kaggle path, discovery of the NIH data, wheels, weights and earlier runs at any depth under the input folder, settings from the environment, the GPU preflight (P100 included), disk and session-time checks, and the wheel bundle for notebooks with the internet off.
+"""One root for every Kaggle path, discovery of the NIH data, wheels, weights and earlier runs at any depth under the input folder, settings from the environment, the preflight (GPU with P100 advice, weights, disk) before any long work, the session-time budget, training on both GPUs of a T4 x2 through torchrun and charm-train, the wheel bundle for notebooks with the internet off, and the kernel metadata for `kaggle kernels push`.
 
 Docs: https://charm-xray.github.io/charm-xray/kaggle.html.md"""
 
