@@ -74,6 +74,7 @@ def main():
     p.add_argument('--out', default=None, help='also write the table to this Markdown file')
     a = p.parse_args()
     root = Path(a.dir or tempfile.mkdtemp(prefix='charm_bench_'))
+    load0 = os.getloadavg()[0]
     rows, notes = [], []
     if a.n:
         data = root / 'nih1024'
@@ -87,10 +88,12 @@ def main():
     else: notes.append('real NIH films: skipped (no folder)')
     head = (f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, no GPU used, torch {torch.__version__}, "
             f"{torch.get_num_threads()} torch threads; {a.workers} DataLoader workers, batch size {a.bs}, "
-            f"best of {a.repeats} passes, aug=False, size=256.")
+            f"best of {a.repeats} passes, aug=False, size=256; load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+            + ("(other jobs shared the machine)." if max(load0, os.getloadavg()[0]) > 1.5 else "(an otherwise idle machine)."))
     table = ['| films | source | files | PNG size per film | loading only: images/s | + batch tfms on the CPU: images/s |',
              '|---|---|---|---|---|---|', *rows]
-    text = '\n'.join([head, *notes, '', *table, '',
+    cmd = 'python benchmarks/bench_data.py ' + ' '.join(f'--{k.replace("_", "-")} {v}' for k, v in vars(a).items() if v is not None and k not in ('dir', 'out'))
+    text = '\n'.join(['# Data loading: raw 1024 px PNGs vs the 256 px cache', '', f'`{cmd}`', '', head, '', *[f'- {x}' for x in notes], '', *table, '',
                       '(target: cached >= 8x raw for the loading part; on a GPU machine the batch transforms run on the GPU)'])
     print('\n' + text)
     if a.out: Path(a.out).write_text(text + '\n')
