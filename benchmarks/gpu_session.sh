@@ -5,6 +5,7 @@
 #   bash benchmarks/gpu_session.sh prepare   # here: download the pure-Python wheels it lacks into .whl/ (git ignores it)
 #   bash benchmarks/gpu_session.sh run       # there, through the device tool with carry [".whl"]: install them into
 #                                            # /tmp/site, run benchmarks/gpu_check.py, write gpu_result.md and the log to $OUT
+#                                            # (and check that the Kaggle notebooks' P100 cell reads the GPU from nvidia-smi)
 # Then copy $OUT/gpu_result.md to benchmarks/gpu_result.md, commit it, and put its numbers in the README (nbs/index.ipynb).
 set -euo pipefail
 cd "$(dirname "$0")/.."
