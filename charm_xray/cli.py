@@ -8,12 +8,9 @@ Docs: https://charm-xray.github.io/charm-xray/cli.html.md"""
 from __future__ import annotations
 import warnings
 warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.*deprecated', category=FutureWarning)  # fastai.layers, at import
-import argparse, dataclasses, json, sys, time
+import argparse, dataclasses, itertools, json, sys, time
 from pathlib import Path
-from fastcore.docments import docments
 from .core import CharmConfig, CharmError, report_errors, durable_write
-from .data import check_nih_folder, prepare_cache, cache_manifest
-from .synthetic import demo_data
 
 # %% auto #0
 __all__ = ['both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args', 'charm_train', 'charm_search',
@@ -27,13 +24,16 @@ def both_spellings(*names:str) -> tuple:
     return tuple(dict.fromkeys([*names, *alts]))
 
 class CharmArgumentParser(argparse.ArgumentParser):
-    "An `ArgumentParser` whose long flags (also those of its argument groups) answer to both spellings."
+    "An `ArgumentParser` whose long flags (also those of its argument groups) answer to both spellings, and whose errors are one line."
     def add_argument(self, *names, **kwargs): return super().add_argument(*both_spellings(*names), **kwargs)
     def add_argument_group(self, *args, **kwargs):
         g = super().add_argument_group(*args, **kwargs)
         add = g.add_argument
         g.add_argument = lambda *names, **kw: add(*both_spellings(*names), **kw)
         return g
+    def error(self, message:str): # argparse's message
+        "One `error:` line on stderr (argparse prints the whole usage first), exit code 2."
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 # %% ../nbs/17_cli.ipynb #3ba38fb8
 def _parse_pretrained(v:str):
@@ -47,55 +47,82 @@ def _parse_optional(typ):
 def add_config_flags(parser:argparse.ArgumentParser, # The parser to add to
                      skip:tuple=()                   # Settings to leave out (a script that defines them itself)
                     ):
-    "Add one flag per `CharmConfig` setting (help from the field's comment, default None = not given), plus `--config` and `--no-pretrained`."
-    docs = docments(CharmConfig)
+    "Add one flag per `CharmConfig` setting (help from the field's comment; a flag not given is absent, so `none` is a value), plus `--config`, `--demo` and `--no-pretrained`."
+    from fastcore.docments import docments
+    docs, unset = docments(CharmConfig), argparse.SUPPRESS
     g = parser.add_argument_group('settings (flags override --config, which overrides the defaults)')
     g.add_argument('--config', help='YAML/JSON file of settings')
+    g.add_argument('--demo', action='store_true', help='Train on synthetic NIH-format data (instead of --data; made once, cached)')
     for f in dataclasses.fields(CharmConfig):
         if f.name in skip: continue
-        flag, ann, doc = '--' + f.name.replace('_', '-'), str(f.type), f"{docs.get(f.name) or ''} (default: {f.default})"
-        if ann == 'bool': g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=doc)
+        flag, ann = '--' + f.name.replace('_', '-'), str(f.type)
+        doc = f"{docs.get(f.name) or ''} (default: {'none' if f.default is None else f.default})".replace('%', '%%')
+        if ann == 'bool': g.add_argument(flag, action=argparse.BooleanOptionalAction, default=unset, help=doc)
         elif f.name == 'pretrained':
-            g.add_argument(flag, type=_parse_pretrained, metavar='TRUE|FALSE|FILE', help=doc)
+            g.add_argument(flag, type=_parse_pretrained, default=unset, metavar='TRUE|FALSE|FILE', help=doc)
             g.add_argument('--no-pretrained', action='store_true', help='Random initialisation (tests and experiments)')
         else:
             typ = int if ann.startswith('int') else float if ann.startswith('float') else str
-            g.add_argument(flag, type=_parse_optional(typ) if 'None' in ann else typ, metavar=f.name.upper(), help=doc)
+            g.add_argument(flag, type=_parse_optional(typ) if 'None' in ann else typ, default=unset, metavar=f.name.upper(), help=doc)
 
 def config_from_args(args:argparse.Namespace, # Parsed flags
                      skip:tuple=()            # Settings the script handles itself
                     ) -> CharmConfig:
-    "The configuration asked for: defaults, then the `--config` file, then the flags given; `data` checked."
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(CharmConfig)
-             if f.name not in skip and getattr(args, f.name, None) is not None}
+    "The configuration asked for: defaults, then the `--config` file, then the flags given, each as given (`--attention none` is None); checked before any work."
+    from charm_xray.train import check_run_inputs
+    names = {f.name for f in dataclasses.fields(CharmConfig)} - set(skip)
+    given = {k: v for k, v in vars(args).items() if k in names}       # flags not given are absent (argparse.SUPPRESS)
+    if getattr(args, 'no_pretrained', False): given['pretrained'] = False
     cfg = (CharmConfig.from_file(args.config) if args.config else CharmConfig()).update(**given)
-    if getattr(args, 'no_pretrained', False): cfg = cfg.update(pretrained=False)
-    check_nih_folder(cfg.data)
+    if getattr(args, 'demo', False):
+        from charm_xray.synthetic import demo_data
+        if cfg.data is not None: raise CharmError(f"--demo and --data {cfg.data} both given: --demo trains on synthetic data, --data on yours; choose one.")
+        cfg = cfg.update(data=str(demo_data()))
+    check_run_inputs(cfg)
     return cfg
 
 # %% ../nbs/17_cli.ipynb #ed8fe9aa
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    "argparse's `(default: X)` once: not where the help states the default itself, nor for an unset (None) or off switch."
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or '(default' in (action.help or ''): return action.help
+        return super()._get_help_string(action)
+
 def _parser(description:str) -> CharmArgumentParser:
-    return CharmArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    return CharmArgumentParser(description=description, formatter_class=_HelpFormatter)
+
+def _plain_progress():
+    "When stdout is not a terminal (a log file, a pipe, CI), no progress-bar redraws in it: fastai's epoch table only."
+    if sys.stdout.isatty(): return
+    import fastprogress.fastprogress as fp
+    fp.NO_BAR, fp.ConsoleProgressBar.fill = True, ' '   # fastprogress prints its fill character once per bar, even with NO_BAR
 
 @report_errors
 def charm_train(argv:list|None=None # Arguments (default: the command line)
                ):
     "Train CHARM-Xray in two stages (frozen + BCE, then unfrozen + ASL) with per-epoch resumable checkpoints."
-    from charm_xray.train import train
     p = _parser(charm_train.__doc__)
     p.add_argument('--resume', action='store_true', help='Continue from OUT/last.pth')
+    p.add_argument('--time-limit-h', type=float, metavar='HOURS', help="A session limit (Kaggle: 12): after the first batches of "
+                   "each stage rank 0 prints images/s and the projected hours, and a plan that cannot fit stops with advice; 0: print only")
     add_config_flags(p)
     args = p.parse_args(argv)
+    _plain_progress()
+    from charm_xray.train import train, TrainingRun
     cfg = config_from_args(args)
-    train(cfg, resume=args.resume)
+    if args.time_limit_h is None: train(cfg, resume=args.resume); return
+    from charm_xray.kaggle import TimeBudget     # train's stages, with the session's time budget attached
+    run = TrainingRun(cfg, resume=args.resume)
+    budget = TimeBudget(run.cfg, limit_h=args.time_limit_h or None)
+    for n in (1, 2):
+        if learn := run.stage(n): learn.fit_one_cycle(run.epochs, run.lr, cbs=run.cbs + [budget], start_epoch=run.start_epoch)
+    run.finish()
 
 # %% ../nbs/17_cli.ipynb #e00a6816
 @report_errors
 def charm_search(argv:list|None=None # Arguments (default: the command line)
                 ):
     "The paper's momentum x k x threshold grid: one two-stage run per combination; re-running skips finished ones."
-    from charm_xray.search import search, parse_values, results_table
-    from fastai.torch_core import rank_distrib
     p = _parser(charm_search.__doc__)
     p.add_argument('--out', default='runs/search', help='Folder for training_results.csv, the tables and one folder per run')
     p.add_argument('--momentum', default='0.99,0.999,0.9999', help='EMA coefficients, comma-separated')
@@ -105,8 +132,13 @@ def charm_search(argv:list|None=None # Arguments (default: the command line)
     skip = ('out', 'momentum', 'k', 'threshold')
     add_config_flags(p, skip=skip)
     args = p.parse_args(argv)
+    _plain_progress()
+    from charm_xray.search import search, parse_values, results_table
+    from fastai.torch_core import rank_distrib
+    grid = parse_values(args.momentum), parse_values(args.k, int), parse_values(args.threshold)
     cfg = config_from_args(args, skip=skip)
-    df = search(cfg, parse_values(args.momentum), parse_values(args.k, int), parse_values(args.threshold), out=args.out, test=args.test)
+    for m, k, t in itertools.product(*grid): cfg.update(momentum=m, k=k, threshold=t)   # every combination valid before any run
+    df = search(cfg, *grid, out=args.out, test=args.test)
     if rank_distrib(): return                  # started by torchrun: rank 0 reports
     print(results_table(df))
     out = Path(args.out)
@@ -117,8 +149,6 @@ def charm_search(argv:list|None=None # Arguments (default: the command line)
 def charm_test(argv:list|None=None # Arguments (default: the command line)
               ):
     "Evaluate a CHARM-Xray checkpoint: overall and mean-class ROC-AUC and a per-class table with bootstrap 95% CIs."
-    from charm_xray.evaluate import evaluate, format_report, report_json, plot_roc_curves
-    from charm_xray.metrics import plot_reliability
     p = _parser(charm_test.__doc__)
     p.add_argument('checkpoint_pos', nargs='?', metavar='CHECKPOINT', help='Checkpoint written by charm-train (best.pth)')
     p.add_argument('--checkpoint', help='The checkpoint, as a flag (the original test_checkpoint.py form)')
@@ -129,8 +159,11 @@ def charm_test(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--batch-size', type=int, default=32, help='Batch size')
     p.add_argument('--json', help='Also write the results as JSON to this file')
     p.add_argument('--roc', help='Save per-class ROC curves to this PNG')
-    p.add_argument('--reliability', help='Save the reliability diagram to this PNG (default: reliability_SPLIT.png)')
+    p.add_argument('--reliability', help="Save the reliability diagram to this PNG (default: reliability_SPLIT.png beside the checkpoint)")
     a = p.parse_args(argv)
+    _plain_progress()
+    from charm_xray.evaluate import evaluate, format_report, report_json, plot_roc_curves
+    from charm_xray.metrics import plot_reliability
     ckpt = a.checkpoint or a.checkpoint_pos
     if ckpt is None: raise CharmError("no checkpoint given: charm-test CHECKPOINT (or --checkpoint CHECKPOINT).")
     rep = evaluate(ckpt, data=a.data, split=a.split, num_samples=a.num_samples, batch_size=a.batch_size)
@@ -139,7 +172,7 @@ def charm_test(argv:list|None=None # Arguments (default: the command line)
     if a.roc:
         f = plot_roc_curves(rep['targs'], rep['probs'], title=f"ROC curves, {rep['split_name']}")
         f.savefig(a.roc, dpi=100)
-    rel = a.reliability or f"reliability_{a.split}.png"
+    rel = a.reliability or Path(ckpt).parent/f"reliability_{a.split}.png"      # beside the checkpoint, not in the current folder
     plot_reliability(rep['targs'], rep['calibrated_probs'], title=f"Reliability, {rep['split_name']}").savefig(rel, dpi=100)
     print(f"Reliability diagram: {rel}")
 
@@ -148,7 +181,6 @@ def charm_test(argv:list|None=None # Arguments (default: the command line)
 def charm_prepare(argv:list|None=None # Arguments (default: the command line)
                  ):
     "Resize every NIH image once into a cache folder for fast training (resumable: run it again to finish)."
-    from fastai.vision.all import defaults
     p = _parser(charm_prepare.__doc__)
     p.add_argument('--data', required=True, help='The NIH folder (Data_Entry_2017.csv, lists, images)')
     p.add_argument('--dest', required=True, help='Cache folder to create or resume')
@@ -156,6 +188,8 @@ def charm_prepare(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--workers', type=int, help='Parallel worker processes (default: all CPUs)')
     p.add_argument('--compress', type=int, default=0, help='PNG compression level 0-9 (0: fastest to read, about twice the disk space of 1)')
     a = p.parse_args(argv)
+    from fastai.vision.all import defaults
+    from charm_xray.data import check_nih_folder, prepare_cache, cache_manifest
     check_nih_folder(a.data)
     prepare_cache(a.data, a.dest, size=a.size, n_workers=defaults.cpus if a.workers is None else a.workers, compress_level=a.compress)
     m = cache_manifest(a.dest)
@@ -167,17 +201,17 @@ def charm_prepare(argv:list|None=None # Arguments (default: the command line)
 def charm_kaggle_bundle(argv:list|None=None # Arguments (default: the command line)
                        ):
     "Build the wheel dataset for Kaggle with the internet off: our wheel, the wheels Kaggle's image lacks, backbone weights, dataset-metadata.json."
-    from charm_xray.kaggle import kaggle_bundle
     p = _parser(charm_kaggle_bundle.__doc__)
     p.add_argument('dest', help='Folder to write (the dataset to upload)')
     p.add_argument('--weights', action='append', help="Backbone weights to include: ARCH (from the timm hub) or ARCH=FILE; repeatable")
     p.add_argument('--project', help='A charm-xray checkout to build our wheel from (default: this one, else PyPI)')
     p.add_argument('--have', help="What Kaggle's image holds: `pip list --format=freeze` saved in a Kaggle notebook (default: a built-in list)")
     p.add_argument('--extras', action='append', default=[], help="Extras of charm-xray to include, e.g. lite0; repeatable")
-    p.add_argument('--python', default='3.11', help="Kaggle's Python version (to pick binary wheels)")
-    p.add_argument('--owner', help='Kaggle user name for the dataset id (default: $KAGGLE_USERNAME)')
+    p.add_argument('--python', help="Python version of the Kaggle image, to pick binary wheels (default: Kaggle's, 3.12)")
+    p.add_argument('--owner', help="Kaggle user name for the dataset id (default: $KAGGLE_USERNAME, else the kaggle CLI's kaggle.json; required)")
     p.add_argument('--slug', default='charm-xray-wheels', help='Dataset slug')
     a = p.parse_args(argv)
+    from charm_xray.kaggle import kaggle_bundle
     dest = kaggle_bundle(a.dest, weights=a.weights, project=a.project, have=a.have, extras=tuple(a.extras),
                          python=a.python, owner=a.owner, slug=a.slug)
     print(f"Wrote {dest}: " + ', '.join(sorted(f.name for f in dest.iterdir())))
@@ -187,7 +221,6 @@ def charm_kaggle_bundle(argv:list|None=None # Arguments (default: the command li
 def charm_synth(argv:list|None=None # Arguments (default: the command line)
                ):
     "Write a synthetic NIH ChestX-ray14-format data set (CSV, official lists, BBox_List_2017.csv, images_XXX/images/*.png) to DEST."
-    from charm_xray.synthetic import make_synthetic_nih
     p = _parser(charm_synth.__doc__)
     p.add_argument('dest', help='Folder to create (must be empty or absent)')
     p.add_argument('--n', type=int, default=600, help='Number of images')
@@ -198,6 +231,7 @@ def charm_synth(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--n-corrupt', type=int, default=0, help='Images written as truncated PNGs')
     p.add_argument('--per-folder', type=int, help='Images per images_XXX/images folder (default: spread over 12)')
     a = p.parse_args(argv)
+    from charm_xray.synthetic import make_synthetic_nih
     out = make_synthetic_nih(a.dest, n=a.n, size=a.size, seed=a.seed, n_rgba=a.n_rgba, n_16bit=a.n_16bit,
                              n_corrupt=a.n_corrupt, per_folder=a.per_folder)
     print(f"Wrote {a.n} synthetic NIH-format images ({a.size}px) to {out}")
@@ -207,7 +241,6 @@ def charm_synth(argv:list|None=None # Arguments (default: the command line)
 def charm_predict(argv:list|None=None # Arguments (default: the command line)
                  ):
     "Predict the 14 findings on your own chest X-rays with a checkpoint: probabilities, thresholds, positive findings, heatmaps."
-    from charm_xray.localize import predict, format_predictions
     p = _parser(charm_predict.__doc__)
     p.add_argument('checkpoint', help='Checkpoint written by charm-train (best.pth)')
     p.add_argument('images', nargs='+', help='Image files (PNG, JPEG) or folders of them')
@@ -215,6 +248,7 @@ def charm_predict(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--cam', help='Write one Grad-CAM overlay PNG per image (for its top finding) to this folder')
     p.add_argument('--batch-size', type=int, default=16, help='Batch size')
     a = p.parse_args(argv)
+    from charm_xray.localize import predict, format_predictions
     results, errors = predict(a.checkpoint, a.images, cam_dir=a.cam, bs=a.batch_size)
     if results: print(format_predictions(results))
     if a.json: durable_write(a.json, json.dumps(results, indent=2))
@@ -226,7 +260,6 @@ def charm_predict(argv:list|None=None # Arguments (default: the command line)
 def charm_localize(argv:list|None=None # Arguments (default: the command line)
                   ):
     "Score a checkpoint's heatmaps against NIH's boxes (BBox_List_2017.csv): IoBB accuracy and pointing game, beside a centre baseline."
-    from charm_xray.localize import localize, format_localization
     p = _parser(charm_localize.__doc__)
     p.add_argument('checkpoint', help='Checkpoint written by charm-train (best.pth)')
     p.add_argument('--data', help='NIH folder with BBox_List_2017.csv (default: the one stored in the checkpoint)')
@@ -236,6 +269,7 @@ def charm_localize(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--json', help='Also write the scores as JSON to this file')
     p.add_argument('--plot', help='Save a grid of heatmap overlays with the true boxes to this PNG')
     a = p.parse_args(argv)
+    from charm_xray.localize import localize, format_localization
     res = localize(a.checkpoint, data=a.data, method=a.method, batch_size=a.batch_size, momentum=a.momentum, plot=a.plot)
     print(format_localization(res))
     if a.json: durable_write(a.json, json.dumps(res, indent=2))
@@ -247,20 +281,22 @@ def demo_config(out:str='runs/demo', # Output folder
                ) -> CharmConfig:
     "The configuration `charm-demo` trains with: EfficientNet-Lite0 with real ImageNet weights, short stages, CPU-sized."
     from charm_xray.backbones import lite0_weights
+    from charm_xray.synthetic import demo_data
     return CharmConfig(data=str(demo_data(n=n)), out=out, arch='efficientnet_lite0', pretrained=str(lite0_weights()),
-                       size=size, stage1_epochs=2, stage1_lr=2e-3, stage2_epochs=3, bank_size=256, patience=10)
+                       size=size, stage1_epochs=2, stage2_epochs=3, bank_size=256, patience=10)
 
 @report_errors
 def charm_demo(argv:list|None=None # Arguments (default: the command line)
               ):
     "Build synthetic NIH-format data, train both stages on the CPU with pretrained EfficientNet-Lite0, evaluate on the test list."
-    from charm_xray.train import train
-    from charm_xray.evaluate import evaluate, format_report
     p = _parser(charm_demo.__doc__)
     p.add_argument('--out', default='runs/demo', help='Output folder')
     p.add_argument('--size', type=int, default=128, help='Image size')
     p.add_argument('--n', type=int, default=600, help='Synthetic images to generate')
     a = p.parse_args(argv)
+    _plain_progress()
+    from charm_xray.train import train
+    from charm_xray.evaluate import evaluate, format_report
     t0 = time.time()
     cfg = demo_config(a.out, a.size, a.n)
     print(f"Synthetic NIH-format data in {cfg.data} ({a.n} images). Backbone: EfficientNet-Lite0, ImageNet weights from {cfg.pretrained}.")

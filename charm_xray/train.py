@@ -19,8 +19,8 @@ from fastai.losses import BCEWithLogitsLossFlat
 from fastai.data.core import DataLoaders
 from fastai.torch_core import set_seed, rank_distrib, distrib_barrier
 from fastai.callback.training import GradientAccumulation
-from .core import LABELS, CharmConfig, PAPER_RECIPE, durable_write
-from .data import dataloaders_from_config, class_stats, plot_class_stats
+from .core import LABELS, CharmConfig, CharmError, PAPER_RECIPE, durable_write
+from .data import dataloaders_from_config, class_stats, plot_class_stats, check_nih_folder, cache_manifest
 from .losses import get_loss
 from .metrics import per_class_auc, per_finding, mean_class_auc, micro_auc, choose_thresholds, fit_temperature, apply_temperature
 from .learner import CharmLearner, learner_from_config
@@ -29,41 +29,69 @@ from .checkpoint import save_checkpoint, load_checkpoint, portable_config, Charm
 from .evaluate import plot_history, plot_roc_curves
 
 # %% auto #0
-__all__ = ['FULL_DATA', 'choose_recipe', 'training_warnings', 'with_batch_size', 'TrainingRun', 'train']
+__all__ = ['FULL_DATA', 'BATCH_FLOOR', 'SMALL_DATA', 'SMALL_RATES', 'lr_find_iters', 'choose_recipe', 'training_warnings',
+           'check_run_inputs', 'with_batch_size', 'TrainingRun', 'train']
 
 # %% ../nbs/13_train.ipynb #a715ebe8
 FULL_DATA = 20_000
 "Training images from which the `auto` recipe uses the paper's stage-2 rates."
 
-def _batch_size(n_train:int, paper_bs:int, min_steps:int) -> int:
-    "The paper's batch size if an epoch keeps `min_steps` optimizer steps, else the largest power of two that does (>= 8)."
+BATCH_FLOOR = 32
+"Smallest batch the `auto` recipe picks: below it a step costs nearly as much as a full one (2-core CPU or GPU) while seeing fewer images."
+
+SMALL_DATA = 5_000
+"Training images below which the `auto` recipe uses measured default rates (`SMALL_RATES`) instead of `lr_find`."
+
+SMALL_RATES = dict(stage1_lr=2e-3, stage2_lr_min=6e-5, stage2_lr_max=3e-3)
+"The `auto` recipe's rates below `SMALL_DATA`: fastai `fine_tune`'s shape (frozen at 2e-3, then `slice(base/100, base/2)`), with a stage-2 base of 6e-3 (ASL's gradients are smaller than BCE's; 4 unfrozen epochs, not 6); measured in benchmarks/small_data_result.md."
+
+def _batch_size(n_train:int, paper_bs:int, min_steps:int, floor:int=BATCH_FLOOR) -> int:
+    "The paper's batch size if an epoch keeps `min_steps` optimizer steps, else the largest power of two that does (>= `floor`)."
     bs = paper_bs
-    while bs > 8 and n_train // bs < min_steps: bs //= 2
+    while bs > floor and n_train // bs < min_steps: bs //= 2
     return bs
 
-def choose_recipe(cfg:CharmConfig, # The run's configuration; its unset (None) batch sizes and stage-2 rates get filled
+def lr_find_iters(n_train:int, # Training images
+                  bs:int,      # Batch size of the stage
+                  most:int=100, # fastai's default
+                  fewest:int=20 # Fewer and the suggestion is noise
+                 ) -> int:
+    "`lr_find`'s iterations: one epoch's steps, between `fewest` and fastai's 100, so that it never costs more than an epoch of a large run."
+    return int(np.clip(n_train // max(bs, 1), fewest, most))
+
+def choose_recipe(cfg:CharmConfig, # The run's configuration; its unset (None) batch sizes and rates get filled
                   n_train:int      # Training images (after the validation hold-out)
                  ) -> tuple[CharmConfig, list[str]]: # The filled configuration, and why each value was chosen
-    "Fill unset batch sizes and stage-2 rates from the recipe and the number of training images (stage-2 rates may stay None: `lr_find`)."
-    fill, why = {}, []
+    "Fill unset batch sizes and rates from the recipe and the number of training images (rates may stay None: `lr_find`)."
+    fill, why, auto = {}, [], cfg.recipe == 'auto'
     for key, stage in (('bs1', 1), ('bs2', 2)):
         if getattr(cfg, key) is not None: continue
         paper = PAPER_RECIPE[key]
-        bs = paper if cfg.recipe == 'paper' else _batch_size(n_train, paper, cfg.min_steps)
+        bs = _batch_size(n_train, paper, cfg.min_steps) if auto else paper
         fill[key] = bs
         why.append(f"stage {stage} batch {bs}: " + ("the paper's" if bs == paper else
                    f"the paper's {paper} would leave {n_train // paper} optimizer steps per epoch on {n_train:,} training "
-                   f"images; {bs} gives {n_train // bs} (at least {cfg.min_steps} wanted)"))
+                   f"images; {bs} gives {n_train // bs}" + (f" (at least {cfg.min_steps} wanted)" if n_train // bs >= cfg.min_steps
+                   else f" (smallest batch {BATCH_FLOOR}: smaller ones keep the CPU or GPU idle)")))
+    small = auto and n_train < SMALL_DATA
+    if cfg.stage1_lr is None and small:
+        fill['stage1_lr'] = SMALL_RATES['stage1_lr']
+        why.append(f"stage 1 rate {SMALL_RATES['stage1_lr']:g}: fastai fine_tune's base rate (on {n_train:,} < {SMALL_DATA:,} "
+                   "training images lr_find would cost more than it tells)")
     if cfg.stage2_lr_min is None and cfg.stage2_lr_max is None:
-        if cfg.recipe == 'paper' or n_train >= FULL_DATA:
+        if not auto or n_train >= FULL_DATA:
             fill.update(stage2_lr_min=PAPER_RECIPE['stage2_lr_min'], stage2_lr_max=PAPER_RECIPE['stage2_lr_max'])
-            why.append("stage 2 rates slice(2e-5, 8e-5): the paper's" +
-                       ('' if cfg.recipe == 'paper' else f" ({n_train:,} training images >= {FULL_DATA:,})"))
+            why.append("stage 2 rates slice(2e-5, 8e-5): the paper's" + ('' if not auto else f" ({n_train:,} training images >= {FULL_DATA:,})"))
+        elif small:
+            fill.update(stage2_lr_min=SMALL_RATES['stage2_lr_min'], stage2_lr_max=SMALL_RATES['stage2_lr_max'])
+            why.append(f"stage 2 rates slice({SMALL_RATES['stage2_lr_min']:g}, {SMALL_RATES['stage2_lr_max']:g}): fastai fine_tune's "
+                       f"shape with a stage-2 base of 6e-3 (benchmarks/small_data_result.md)")
         else: why.append(f"stage 2 rates from lr_find: the paper's slice(2e-5, 8e-5) is tuned for the full 86,524-image list "
                          f"and barely moves a model trained on {n_train:,} images")
     elif cfg.stage2_lr_min is None or cfg.stage2_lr_max is None:
         lr = cfg.stage2_lr_max or cfg.stage2_lr_min
-        fill.update(stage2_lr_min=lr / 10 if cfg.stage2_lr_min is None else None, stage2_lr_max=lr if cfg.stage2_lr_max is None else None)
+        if cfg.stage2_lr_min is None: fill['stage2_lr_min'] = lr / 10     # only the unset one (update takes None literally)
+        else: fill['stage2_lr_max'] = lr
     return cfg.update(**fill), why
 
 # %% ../nbs/13_train.ipynb #f5109ade
@@ -71,11 +99,12 @@ def training_warnings(stage1_auc:float|None, # Best validation mean AUC of stage
                       stage2_auc:float|None, # Best validation mean AUC after stage 2
                       chance_margin:float=0.05 # Within this of 0.5 counts as chance
                      ) -> list[str]:
-    "Warnings for a run that did not learn: stage 2 no better than stage 1, or validation AUC near chance."
+    "Warnings for a run that did not learn: stage 2 no better than stage 1, or validation AUC near or below chance."
     out = []
     if stage2_auc is None or not np.isfinite(stage2_auc): return ["no validation AUC could be computed: is the validation split empty?"]
-    if abs(stage2_auc - 0.5) < chance_margin:
-        out.append(f"validation mean AUC {stage2_auc:.3f} is near chance (0.5): the model has not learned. Check the data, "
+    if stage2_auc < 0.5 + chance_margin:                  # below chance is no better: a model that ranks backwards has not learned either
+        where = "below" if stage2_auc <= 0.5 - chance_margin else "near"
+        out.append(f"validation mean AUC {stage2_auc:.3f} is {where} chance (0.5): the model has not learned. Check the data, "
                    "use pretrained weights, more epochs, or larger rates (--stage1-lr, --stage2-lr-max).")
     if stage1_auc is not None and np.isfinite(stage1_auc) and stage2_auc <= stage1_auc:
         out.append(f"stage 2 did not improve on stage 1 (best validation mean AUC {stage2_auc:.3f} vs {stage1_auc:.3f}): "
@@ -89,6 +118,24 @@ def _shout(msgs):
     bar = '!' * 100
     text = '\n'.join([bar] + [f"WARNING: {m}" for m in msgs] + [bar])
     print(text); print(text, file=sys.stderr)
+
+# %% ../nbs/13_train.ipynb #bf0d83d9
+def check_run_inputs(cfg:CharmConfig # The run's configuration (values already validated by `CharmConfig`)
+                    ):
+    "One clear `CharmError` before anything is written when a run's files are not there: no data, not an NIH folder, a missing or too small cache, a missing weights file, an output path that is a file."
+    if cfg.data is None:
+        raise CharmError("no data given: pass --data PATH, the NIH ChestX-ray14 folder (Data_Entry_2017.csv, train_val_list.txt, "
+                         "test_list.txt, images), or --demo for synthetic NIH-format data (charm-demo runs the whole demo).")
+    check_nih_folder(cfg.data)
+    if cfg.cache is not None:
+        if not Path(cfg.cache).is_dir(): raise CharmError(f"--cache {cfg.cache} is not a folder: make the cache with charm-prepare --data DIR --size SIZE --dest {cfg.cache}, or leave --cache out.")
+        man = cache_manifest(cfg.cache)
+        if man['size'] < cfg.size: raise CharmError(f"--cache {cfg.cache} holds {man['size']}px images but --size {cfg.size} was asked: "
+                                                    f"use --size {man['size']} (or less) or make a {cfg.size}px cache with charm-prepare.")
+    if isinstance(cfg.pretrained, str) and not Path(cfg.pretrained).expanduser().is_file():
+        raise CharmError(f"--pretrained {cfg.pretrained}: no such weights file. Pass a .safetensors or .pth file, "
+                         f"--pretrained true for the timm hub, or --no-pretrained for random weights.")
+    if Path(cfg.out).exists() and not Path(cfg.out).is_dir(): raise CharmError(f"--out {cfg.out} is a file, not a folder: choose another --out.")
 
 # %% ../nbs/13_train.ipynb #1818d217
 def with_batch_size(dls,   # `DataLoaders` from `dataloaders_from_config`
@@ -110,6 +157,7 @@ class TrainingRun:
         cfg:CharmConfig,   # The run's configuration (unset batch sizes and rates are chosen by `choose_recipe`)
         resume:bool=False, # Continue from `cfg.out/last.pth` if it exists
     ):
+        check_run_inputs(cfg)                                 # before anything is written
         self.world_size, self.rank = init_distributed(), rank_distrib()
         out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
         state = load_checkpoint(out/'last.pth') if resume and (out/'last.pth').exists() else None
@@ -146,8 +194,14 @@ class TrainingRun:
         self.check_memory = None     # try a stage-2 step before training (None: on a GPU only)
         self.ddp = data_parallel(self.learn)
 
-    def _lr_find(self) -> float: # `lr_find`'s suggestion (valley), by rank 0 alone (it writes a temporary model file)
-        return rank0_value(lambda: self.learn.lr_find(show_plot=False).valley)
+    def _lr_find(self, n:int) -> float: # `lr_find`'s suggestion (valley) for stage `n`, by rank 0 alone (it writes a temporary model file)
+        it = lr_find_iters(self.n_train, self.learn.dls.train.bs)
+        rank0_print(f"Stage {n}: lr_find ({it} iterations) for the learning rate ...")
+        lr = rank0_value(lambda: self.learn.lr_find(num_it=it, show_plot=False).valley)
+        tmp = self.learn.path/self.learn.model_dir               # lr_find's temporary-model folder: not left behind empty
+        if self.rank == 0 and tmp.is_dir() and not any(tmp.iterdir()): tmp.rmdir()
+        rank0_print(f"Stage {n}: lr_find suggests {lr:.2g}")
+        return lr
 
     def _restore_opt(self):
         self.learn.opt = None
@@ -173,7 +227,7 @@ class TrainingRun:
             rank0_print(f"Stage {n}: all {self.epochs} epochs were done in an earlier session."); return None
         if n == 1:
             learn.freeze(); self._restore_opt()
-            self.lr = _lr_from(info['lr']) if resumed and 'lr' in info else (cfg.stage1_lr or self._lr_find())
+            self.lr = _lr_from(info['lr']) if resumed and 'lr' in info else (cfg.stage1_lr or self._lr_find(1))
             what = f"frozen backbone, BCE, batch {cfg.bs1}"
         else:
             learn.loss_func = get_loss(cfg.stage2_loss); learn.unfreeze()
@@ -189,7 +243,7 @@ class TrainingRun:
             if resumed and 'lr' in info: self.lr = _lr_from(info['lr'])
             elif cfg.stage2_lr_max is not None: self.lr = slice(cfg.stage2_lr_min, cfg.stage2_lr_max)
             else:
-                top = float(np.clip(self._lr_find(), 1e-5, 3e-3))
+                top = float(np.clip(self._lr_find(2), 1e-5, 3e-3))
                 self.lr = slice(top / 10, top)
             what = f"unfrozen, {cfg.stage2_loss.upper()}, batch {cfg.bs2}"
         self._ckpt = CharmCheckpoint(self.out, cfg, n, lr=_lr_value(self.lr), best=info.get('best') if resumed else None)
