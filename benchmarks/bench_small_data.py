@@ -106,6 +106,14 @@ def report(rows, n, path, charm='charm'):
         allc = [c for v in per_src.values() for c, _ in v]; allf = [f for v in per_src.values() for _, f in v]
         lines += [f"- **Mean over sources and seeds** ({len(diffs)} pairs): charm-train {np.mean(allc):.4f}, fastai {np.mean(allf):.4f}, "
                   f"difference {np.mean(diffs):+.4f} (charm-train ahead in {sum(d > 0 for d in diffs)} of {len(diffs)} pairs)", ""]
+    others = sorted({r['method'] for r in rows if r['method'] not in (charm, 'fastai')})
+    for o in others:          # the recipe variants measured before this one, kept in the record (wins and losses alike)
+        lines += [f"Recipe variant `{o}` (measured on the same data and fastai rows):", "", "| source | seed | charm-train | fastai | difference | recipe |", "|---|---:|---:|---:|---:|---|"]
+        for r in rows:
+            f = get(r['source'], r['seed'], 'fastai')
+            if r['method'] == o and f and r['source'] != 'real':
+                lines.append(f"| {r['source']} | {r['seed']} | {r['test_auc']:.4f} | {f['test_auc']:.4f} | {r['test_auc'] - f['test_auc']:+.4f} | {r['recipe']} |")
+        lines.append("")
     real = [r for r in rows if r['source'] == 'real' and r['method'] in (charm, 'fastai')]
     if real:
         lines += [f"Real-film smoke check (`real-nih-sample`: 50 real NIH films, 1024 px PNGs of which 2 RGBA, read at {REAL_SIZE} px; "
@@ -119,15 +127,18 @@ def report(rows, n, path, charm='charm'):
     return lines
 
 def main():
-    global SIZE
+    global SIZE, REAL_SIZE
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default='runs/small_data'); ap.add_argument('--n', type=int, default=600)
     ap.add_argument('--seeds', default='0,1'); ap.add_argument('--sources', default='charm-synth,eval-synth,real')
     ap.add_argument('--size', type=int, default=SIZE, help='training image size of the synthetic sources')
     ap.add_argument('--tag', default='', help='a name for this version of the recipe: charm rows are rerun for a new tag, fastai rows kept')
+    ap.add_argument('--extra', default='', help='extra charm-train flags of a recipe variant (recorded in its rows: the recipe comes from its config.yaml)')
+    ap.add_argument('--real-size', type=int, default=REAL_SIZE, help='training image size of the real films')
+    ap.add_argument('--methods', default='fastai,charm', help='which of the two to run')
     ap.add_argument('--report-only', action='store_true')
     a = ap.parse_args()
-    SIZE = a.size
+    SIZE, REAL_SIZE = a.size, a.real_size
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     rows_f = out/'rows.jsonl'
     if not a.report_only:
@@ -135,9 +146,9 @@ def main():
         todo = [(src, int(s)) for s in a.seeds.split(',') for src in srcs if src != 'real'] + [('real', 0)] * ('real' in srcs)
         for src, s in todo:
                 data, size = source_data(src, a.n, s)
-                for method in ('fastai', 'charm' + a.tag):
+                for method in [m if m == 'fastai' else m + a.tag for m in a.methods.split(',')]:
                     if any((r['source'], r['seed'], r['method']) == (src, s, method) for r in load_rows(rows_f)): continue
-                    r = fastai_baseline(data, size, 42 + s) if method == 'fastai' else charm_default(data, size, out/f'{src}_seed{s}', 42 + s)
+                    r = fastai_baseline(data, size, 42 + s) if method == 'fastai' else charm_default(data, size, out/f'{src}_seed{s}{a.tag}', 42 + s, a.extra.split())
                     r.update(source=src, seed=s, method=method, n=a.n, size=size, when=time.strftime('%H:%M UTC', time.gmtime()))
                     print(json.dumps(r), flush=True)
                     durable_write(rows_f, json.dumps(r) + '\n', append=True)

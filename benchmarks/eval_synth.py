@@ -192,8 +192,15 @@ def eval_data(n:int=700, size:int=256, seed:int=0, root:str|Path|None=None) -> P
     "This generator's data set with these settings, built once under `root` (default: charm_home()) and reused."
     from charm_xray.synthetic import charm_home
     dest = Path(root or charm_home())/f'evalsynth_v{EVAL_SYNTH_VERSION}_n{n}_s{size}_seed{seed}'
-    if not (dest/'test_list.txt').exists():
-        import shutil; shutil.rmtree(dest, ignore_errors=True); make_eval_nih(dest, n, size, seed)
+    if dest.exists(): return dest
+    import os, shutil, tempfile
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.', dir=dest.parent))
+    try:
+        make_eval_nih(tmp, n, size, seed); os.rename(tmp, dest)      # atomic: another process may be building it too
+    except OSError:
+        if not dest.exists(): raise
+    finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 if __name__ == '__main__':
