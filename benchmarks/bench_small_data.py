@@ -122,7 +122,7 @@ def report(rows, n, path, charm='charm'):
         lines += [f"| {'default charm-train' if r['method'] != 'fastai' else 'fastai fine_tune'} | {r['seed']} | {r['wall_s']} s |" for r in real]
         lines.append("")
     c0 = next((r for r in rows if r['method'] == charm and r['source'] != 'real'), None)
-    if c0: lines += ["What the automatic recipe chose (first synthetic run):", "", f"- {c0['recipe']}"] + [f"- `{l.strip()}`" for l in c0.get('log', [])]
+    if c0: lines += ["What the automatic recipe chose (first synthetic run):", "", f"- {c0['recipe']}"] + [f"- `{l.strip()}`" for l in c0.get('log', []) if l.strip().startswith(('stage 1 ', 'stage 2 ', 'Stage'))]
     durable_write(path, '\n'.join(lines) + '\n')
     return lines
 
