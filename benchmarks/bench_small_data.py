@@ -114,12 +114,12 @@ def report(rows, n, path, charm='charm'):
             if r['method'] == o and f and r['source'] != 'real':
                 lines.append(f"| {r['source']} | {r['seed']} | {r['test_auc']:.4f} | {f['test_auc']:.4f} | {r['test_auc'] - f['test_auc']:+.4f} | {r['recipe']} |")
         lines.append("")
-    real = [r for r in rows if r['source'] == 'real' and r['method'] in (charm, 'fastai')]
+    real = [r for r in rows if r['source'] == 'real']
     if real:
         lines += [f"Real-film smoke check (`real-nih-sample`: 50 real NIH films, 1024 px PNGs of which 2 RGBA, read at {REAL_SIZE} px; "
                   "40 train_val / 10 test): both ran to the end. No AUC is reported: 10 test films cannot measure one.", "",
                   "| method | seed | wall time |", "|---|---:|---:|"]
-        lines += [f"| {'default charm-train' if r['method'] != 'fastai' else 'fastai fine_tune'} | {r['seed']} | {r['wall_s']} s |" for r in real]
+        lines += [f"| {'default charm-train (' + r['method'] + ')' if r['method'] != 'fastai' else 'fastai fine_tune'} | {r['seed']} | {r['wall_s']} s |" for r in real]
         lines.append("")
     c0 = next((r for r in rows if r['method'] == charm and r['source'] != 'real'), None)
     if c0: lines += ["What the automatic recipe chose (first synthetic run):", "", f"- {c0['recipe']}"] + [f"- `{l.strip()}`" for l in c0.get('log', []) if l.strip().startswith(('stage 1 ', 'stage 2 ', 'Stage'))]
