@@ -42,8 +42,8 @@ BATCH_FLOOR = 32
 SMALL_DATA = 5_000
 "Training images below which the `auto` recipe uses measured default rates (`SMALL_RATES`) instead of `lr_find`."
 
-SMALL_RATES = dict(stage1_lr=2e-3, stage2_lr_min=6e-5, stage2_lr_max=3e-3)
-"The `auto` recipe's rates below `SMALL_DATA`: fastai `fine_tune`'s shape (frozen at 2e-3, then `slice(base/100, base/2)`), with a stage-2 base of 6e-3 (ASL's gradients are smaller than BCE's; 4 unfrozen epochs, not 6); measured in benchmarks/small_data_result.md."
+SMALL_RATES = dict(stage1_lr=5e-3, stage2_lr_min=1e-4, stage2_lr_max=5e-3)
+"The `auto` recipe's rates below `SMALL_DATA`: fastai `fine_tune`'s shape (then `slice(base/100, base/2)`) at base 1e-2, frozen stage at base/2; chosen over fine_tune's own 2e-3 on two synthetic generators (benchmarks/small_data_result.md)."
 
 def _batch_size(n_train:int, paper_bs:int, min_steps:int, floor:int=BATCH_FLOOR) -> int:
     "The paper's batch size if an epoch keeps `min_steps` optimizer steps, else the largest power of two that does (>= `floor`)."
@@ -76,7 +76,7 @@ def choose_recipe(cfg:CharmConfig, # The run's configuration; its unset (None) b
     small = auto and n_train < SMALL_DATA
     if cfg.stage1_lr is None and small:
         fill['stage1_lr'] = SMALL_RATES['stage1_lr']
-        why.append(f"stage 1 rate {SMALL_RATES['stage1_lr']:g}: fastai fine_tune's base rate (on {n_train:,} < {SMALL_DATA:,} "
+        why.append(f"stage 1 rate {SMALL_RATES['stage1_lr']:g}: half of the stage-2 base (on {n_train:,} < {SMALL_DATA:,} "
                    "training images lr_find would cost more than it tells)")
     if cfg.stage2_lr_min is None and cfg.stage2_lr_max is None:
         if not auto or n_train >= FULL_DATA:
@@ -85,7 +85,7 @@ def choose_recipe(cfg:CharmConfig, # The run's configuration; its unset (None) b
         elif small:
             fill.update(stage2_lr_min=SMALL_RATES['stage2_lr_min'], stage2_lr_max=SMALL_RATES['stage2_lr_max'])
             why.append(f"stage 2 rates slice({SMALL_RATES['stage2_lr_min']:g}, {SMALL_RATES['stage2_lr_max']:g}): fastai fine_tune's "
-                       f"shape with a stage-2 base of 6e-3 (benchmarks/small_data_result.md)")
+                       f"shape, slice(base/100, base/2), at base 1e-2 (benchmarks/small_data_result.md)")
         else: why.append(f"stage 2 rates from lr_find: the paper's slice(2e-5, 8e-5) is tuned for the full 86,524-image list "
                          f"and barely moves a model trained on {n_train:,} images")
     elif cfg.stage2_lr_min is None or cfg.stage2_lr_max is None:
