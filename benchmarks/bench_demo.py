@@ -45,7 +45,7 @@ def main():
     machine = (f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU" if not torch.cuda.is_available() else
                f"{platform.machine()}, {os.cpu_count()} CPU cores, GPU {torch.cuda.get_device_name()}") + f", torch {torch.__version__}"
     lines = ["# `charm-demo` end to end (issue 16)", "",
-             "`charm-demo` as the README runs it: 600 synthetic NIH-format images (charm-synth, 256 px files read at 128 px), "
+             "`charm-demo` as the README runs it: 600 synthetic NIH-format images (charm-synth, 256 px files read at 112 px), "
              "EfficientNet-Lite0 with its real ImageNet weights, 2 + 3 epochs, the automatic recipe, evaluation on the "
              f"synthetic test list. Wall time of the whole command in a fresh process. Machine: {machine}. The CPU is shared "
              "with other jobs; the 1-minute load average before and after each run says how busy it was (2.0 = both "
