@@ -14,6 +14,7 @@ from fastai.learner import Learner
 from fastai.torch_core import params
 from fastai.losses import BCEWithLogitsLossFlat
 from fastai.metrics import AccumMetric, ActivationType
+from fastai.callback.channelslast import ChannelsLast
 from fastcore.foundation import L
 from .core import LABELS, DISPLAY_NAMES, CharmConfig
 from .metrics import MeanClassAUC, MicroAUC, per_class_auc
@@ -21,7 +22,7 @@ from .model import CharmModel
 from .callbacks import MomentumUpdate, MemoryBankCallback
 
 # %% auto #0
-__all__ = ['charm_splitter', 'class_auc_metric', 'CharmLearner', 'charm_learner', 'learner_from_config']
+__all__ = ['charm_splitter', 'class_auc_metric', 'ChannelsLastBatches', 'CharmLearner', 'charm_learner', 'learner_from_config']
 
 # %% ../nbs/09_learner.ipynb #01f3e962
 def charm_splitter(m:CharmModel # The model to split
@@ -39,6 +40,13 @@ def class_auc_metric(i:int,             # Index of the finding in `labels`
     m = AccumMetric(_auc, flatten=False, activation=ActivationType.Sigmoid)
     m.name = f"auc_{labels[i]}"
     return m
+
+# %% ../nbs/09_learner.ipynb #07af6a1e
+class ChannelsLastBatches(ChannelsLast):
+    "fastai's `ChannelsLast` (the model channels-last) that also lays out each batch of images channels-last."
+    def before_batch(self):
+        self.learn.xb = tuple(x.contiguous(memory_format=torch.channels_last) if getattr(x, 'ndim', 0) == 4 else x
+                              for x in self.learn.xb)
 
 # %% ../nbs/09_learner.ipynb #f1966052
 class CharmLearner(Learner):
@@ -112,10 +120,11 @@ def learner_from_config(cfg:CharmConfig,   # The run's configuration
                         pretrained=None,   # Override `cfg.pretrained` (e.g. False when weights come from a checkpoint)
                         **kwargs           # Passed to `charm_learner`
                        ) -> CharmLearner:
-    "The `CharmLearner` a run with `cfg` uses, in mixed precision when `cfg.fp16` and a GPU is present."
+    "The `CharmLearner` a run with `cfg` uses: in mixed precision when `cfg.fp16` and a GPU is present, channels-last without a GPU."
     learn = charm_learner(dls, cfg.arch, pretrained=cfg.pretrained if pretrained is None else pretrained,
                           momentum=cfg.momentum, k=cfg.k, threshold=cfg.threshold, bank_size=cfg.bank_size,
                           consistency=cfg.consistency, attention=cfg.attention, use_ema_for_eval=cfg.use_ema_for_eval,
                           **kwargs)
-    if cfg.fp16 and torch.cuda.is_available(): learn.to_fp16()
+    if not torch.cuda.is_available(): learn.add_cb(ChannelsLastBatches())
+    elif cfg.fp16: learn.to_fp16()
     return learn
