@@ -49,13 +49,13 @@ grep -q '^fastai==2.8.7$' "$T/before.txt" && grep -q '^fastcore==1\.' "$T/before
 
 echo "-- the bundle for that image (charm-kaggle-bundle): our wheel and nothing else"
 $PY -m pip freeze 2>/dev/null > "$T/have.txt"
-python3 -c "from charm_xray.kaggle import kaggle_bundle; kaggle_bundle('$T/bundle', project='.', have='$T/have.txt', owner='ci-check')" \
+python3 -c "from charm_xray.bundle import kaggle_bundle; kaggle_bundle('$T/bundle', project='.', have='$T/have.txt', owner='ci-check')" \
   || fail "charm-kaggle-bundle for that image failed"
 extra=$(ls "$T/bundle" | grep -v '^charm_xray-.*\.whl$' | grep -v '^dataset-metadata.json$' || true)
 [ -z "$extra" ] || fail "the bundle for an image that has every requirement also holds: $extra"
 echo "-- the bundle for an image without pyyaml carries its wheel (for Kaggle's Python 3.12)"
 grep -vi '^pyyaml==' "$T/have.txt" > "$T/have-no-yaml.txt"
-python3 -c "from charm_xray.kaggle import kaggle_bundle; kaggle_bundle('$T/bundle2', project='.', have='$T/have-no-yaml.txt', owner='ci-check')" \
+python3 -c "from charm_xray.bundle import kaggle_bundle; kaggle_bundle('$T/bundle2', project='.', have='$T/have-no-yaml.txt', owner='ci-check')" \
   || fail "charm-kaggle-bundle for an image without pyyaml failed"
 ls "$T/bundle2" | grep -qi '^pyyaml-.*cp312.*\.whl$' || fail "the bundle for an image without pyyaml has no pyyaml wheel for Python 3.12: $(ls "$T/bundle2")"
 

@@ -10,7 +10,7 @@ import warnings
 warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.*deprecated', category=FutureWarning)  # fastai.layers, at import
 import argparse, dataclasses, itertools, json, sys, time
 from pathlib import Path
-from .core import CharmConfig, CharmError, report_errors, durable_write
+from .core import CharmConfig, CharmError, report_errors, durable_write, parse_bool
 
 # %% auto #0
 __all__ = ['both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args', 'charm_train', 'charm_search',
@@ -36,10 +36,6 @@ class CharmArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 # %% ../nbs/17_cli.ipynb #3ba38fb8
-def _parse_pretrained(v:str):
-    "`--pretrained`: true/false, or a weights file."
-    return {'true': True, 'yes': True, '1': True, 'false': False, 'no': False, '0': False}.get(v.lower(), v)
-
 def _parse_optional(typ):
     "A flag type that also accepts 'none' for a setting whose value may be None."
     return lambda v: None if v.lower() == 'none' else typ(v)
@@ -59,7 +55,7 @@ def add_config_flags(parser:argparse.ArgumentParser, # The parser to add to
         doc = f"{docs.get(f.name) or ''} (default: {'none' if f.default is None else f.default})".replace('%', '%%')
         if ann == 'bool': g.add_argument(flag, action=argparse.BooleanOptionalAction, default=unset, help=doc)
         elif f.name == 'pretrained':
-            g.add_argument(flag, type=_parse_pretrained, default=unset, metavar='TRUE|FALSE|FILE', help=doc)
+            g.add_argument(flag, type=lambda v: parse_bool(v, '--pretrained', allow_text=True), default=unset, metavar='TRUE|FALSE|FILE', help=doc)
             g.add_argument('--no-pretrained', action='store_true', help='Random initialisation (tests and experiments)')
         else:
             typ = int if ann.startswith('int') else float if ann.startswith('float') else str
@@ -111,7 +107,7 @@ def charm_train(argv:list|None=None # Arguments (default: the command line)
     from charm_xray.train import train, TrainingRun
     cfg = config_from_args(args)
     if args.time_limit_h is None: train(cfg, resume=args.resume); return
-    from charm_xray.kaggle import TimeBudget     # train's stages, with the session's time budget attached
+    from charm_xray.budget import TimeBudget     # train's stages, with the session's time budget attached
     run = TrainingRun(cfg, resume=args.resume)
     budget = TimeBudget(run.cfg, limit_h=args.time_limit_h or None)
     for n in (1, 2):
@@ -211,7 +207,7 @@ def charm_kaggle_bundle(argv:list|None=None # Arguments (default: the command li
     p.add_argument('--owner', help="Kaggle user name for the dataset id (default: $KAGGLE_USERNAME, else the kaggle CLI's kaggle.json; required)")
     p.add_argument('--slug', default='charm-xray-wheels', help='Dataset slug')
     a = p.parse_args(argv)
-    from charm_xray.kaggle import kaggle_bundle
+    from charm_xray.bundle import kaggle_bundle
     dest = kaggle_bundle(a.dest, weights=a.weights, project=a.project, have=a.have, extras=tuple(a.extras),
                          python=a.python, owner=a.owner, slug=a.slug)
     print(f"Wrote {dest}: " + ', '.join(sorted(f.name for f in dest.iterdir())))

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 # %% auto #0
-__all__ = ['LABELS', 'DISPLAY_NAMES', 'NO_FINDING', 'PAPER_RECIPE', 'CharmError', 'parse_labels', 'labels_to_vector',
-           'report_errors', 'durable_write', 'CharmConfig']
+__all__ = ['LABELS', 'DISPLAY_NAMES', 'NO_FINDING', 'TRUE_TEXT', 'FALSE_TEXT', 'PAPER_RECIPE', 'CharmError', 'parse_labels',
+           'labels_to_vector', 'report_errors', 'parse_bool', 'durable_write', 'CharmConfig']
 
 # %% ../nbs/00_core.ipynb #6b376de0
 LABELS = ['Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration', 'Mass', 'Nodule', 'Pneumonia',
@@ -66,6 +66,21 @@ def report_errors(f):
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
     return _inner
+
+# %% ../nbs/00_core.ipynb #7f3a993e
+TRUE_TEXT, FALSE_TEXT = ('1', 'true', 'yes', 'on'), ('0', 'false', 'no', 'off', '')
+"The spellings of a switch as text (lower case, no spaces around; empty is false)."
+
+def parse_bool(text:str,              # The text: '1', 'True', ' off ', ...
+               name:str='value',      # The setting it comes from, for the error: 'CHARM_QUICK'
+               allow_text:bool=False  # Return any other text as it is (a switch that also takes a path) instead of failing
+              ) -> bool|str:
+    "`True` or `False` for a switch written as text; other text is a `CharmError` naming `name`, or itself with `allow_text`."
+    t = text.strip().lower()
+    if t in TRUE_TEXT: return True
+    if t in FALSE_TEXT: return False
+    if allow_text: return text
+    raise CharmError(f"{name}={text!r}: use 1 or 0 (true/false).")
 
 # %% ../nbs/00_core.ipynb #805542c5
 def durable_write(path:str|Path,               # The file to write
