@@ -24,7 +24,8 @@ def worker(cfg_path):
     from fastai.callback.core import Callback
     from charm_xray.core import CharmConfig, LABELS
     from charm_xray.layers import RareMemoryBank
-    from charm_xray.callbacks import charm_model, MemoryBankCallback
+    from charm_xray.comm import charm_model
+    from charm_xray.callbacks import MemoryBankCallback
     from charm_xray.train import TrainingRun
 
     class RareRows(Callback):

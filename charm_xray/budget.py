@@ -13,7 +13,7 @@ import torch.distributed as dist
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib
 from .core import CharmConfig, CharmError
-from .callbacks import distributed, comm_device
+from .comm import is_distributed, comm_device
 from .checkpoint import CharmCheckpoint
 
 # %% auto #0
@@ -91,7 +91,7 @@ class TimeBudget(Callback):
     def _project(self):
         self.measured = True
         speed, elapsed = self.seen / max(time.time() - self.t0, 1e-9), time.time() - self.start
-        if distributed():      # every process measured its share: the speeds add up, and all get the same plan
+        if is_distributed():      # every process measured its share: the speeds add up, and all get the same plan
             t = torch.tensor([speed, elapsed], dtype=torch.float64, device=comm_device())
             dist.all_reduce(t)
             speed, elapsed = float(t[0]), float(t[1]) / dist.get_world_size()

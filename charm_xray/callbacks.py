@@ -9,67 +9,20 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 import torch
 import torch.nn.functional as F
-import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel, DataParallel
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib
 from fastcore.basics import store_attr
-from .core import LABELS, DISPLAY_NAMES
+from .core import LABELS, DISPLAY_NAMES, CharmConfig
 from .layers import rare_classes
+from .comm import charm_model, is_distributed, all_gather_rows
 
 # %% auto #0
-__all__ = ['charm_model', 'distributed', 'comm_device', 'all_gather_rows', 'sync_buffers', 'ema_decay', 'ema_tensors',
-           'ema_update', 'MomentumUpdate', 'train_prevalence', 'rare_table', 'batch_ids', 'MemoryBankCallback']
-
-# %% ../nbs/08_callbacks.ipynb #c0be365f
-def charm_model(learn # A `Learner` (or a bare model)
-               ) -> torch.nn.Module:
-    "The model inside `learn`, unwrapped from `DistributedDataParallel`/`DataParallel` during a distributed fit."
-    m = getattr(learn, 'model', learn)
-    return m.module if isinstance(m, (DistributedDataParallel, DataParallel)) else m
-
-def distributed() -> bool:
-    "Whether this process trains together with others (an initialised process group of more than one)."
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-def comm_device() -> torch.device:
-    "The device the process group communicates on: this process's GPU for NCCL, the CPU for gloo."
-    return torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
-
-@torch.no_grad()
-def all_gather_rows(*ts:torch.Tensor # Tensors with the same number of rows on this rank (the count may differ between ranks)
-                   ) -> tuple:
-    "The rows of each of `ts` from every rank, concatenated in rank order (the same on every rank); `ts` unchanged outside a process group."
-    if not distributed(): return ts
-    dev, ws = comm_device(), dist.get_world_size()
-    n = torch.tensor([len(ts[0])], device=dev)
-    counts = [torch.zeros_like(n) for _ in range(ws)]
-    dist.all_gather(counts, n)
-    counts = [int(c) for c in counts]
-    top, out = max(counts), []
-    for t in ts:
-        if top == 0: out.append(t); continue
-        t = t.detach().to(dev)
-        padded = torch.cat([t, t.new_zeros((top - len(t), *t.shape[1:]))]).contiguous()
-        parts = [torch.empty_like(padded) for _ in range(ws)]
-        dist.all_gather(parts, padded)
-        out.append(torch.cat([p[:c] for p, c in zip(parts, counts)]).to(ts[0].device))
-    return tuple(out)
-
-@torch.no_grad()
-def sync_buffers(modules:list # Modules whose float buffers (batch-norm statistics) every rank must share
-                ):
-    "Average the float buffers of `modules` over all ranks, in one all-reduce; nothing outside a process group."
-    if not distributed(): return
-    bufs = [b for m in modules for b in m.buffers() if b.is_floating_point()]
-    if not bufs: return
-    flat = torch.cat([b.float().flatten() for b in bufs]).to(comm_device())
-    dist.all_reduce(flat); flat /= dist.get_world_size()
-    for b, v in zip(bufs, flat.split([b.numel() for b in bufs])): b.copy_(v.view_as(b))
+__all__ = ['ema_decay', 'ema_tensors', 'ema_update', 'MomentumUpdate', 'train_prevalence', 'rare_table', 'batch_ids',
+           'MemoryBankCallback']
 
 # %% ../nbs/08_callbacks.ipynb #0be48dfe
 def ema_decay(step:int,          # Optimizer steps taken so far
-              momentum:float=0.99, # Final EMA coefficient
+              momentum:float=CharmConfig.momentum, # Final EMA coefficient
               warmup:bool=True,   # Ramp the coefficient up over the first steps
               power:float=0.75    # Warm-up power (timm's ModelEmaV3 form)
              ) -> float:
@@ -105,7 +58,7 @@ class MomentumUpdate(Callback):
     "Update the momentum (EMA) pathway after every optimizer step and add the online/momentum consistency loss."
     order = 20  # after MixedPrecision (10) and GradientClip (11) have done their work on the step
     def __init__(self,
-        consistency:float=0.1, # Weight of the consistency loss; 0 disables it
+        consistency:float=CharmConfig.consistency, # Weight of the consistency loss; 0 disables it
         warmup:bool=True,      # Ramp the coefficient up over the first steps
     ): store_attr(); self.skipped, self.tensors = False, None
 
@@ -131,10 +84,8 @@ class MomentumUpdate(Callback):
     def after_cancel_step(self): self.skipped = True
     def after_step(self):
         if self.skipped: self.skipped = False; return
-        m = charm_model(self.learn)
-        # in a distributed fit (the model wrapped in DDP): the same batch-norm statistics on every rank
-        if self.learn.model is not m and hasattr(m, 'online'): sync_buffers(m.online())
         if not self.run: return
+        m = charm_model(self.learn)
         ema_update(m.momentum, m.online(), ema_decay(self.steps, m.momentum_coef, self.warmup), self.tensors)
         self.steps += 1; m.momentum_steps += 1
 
@@ -152,7 +103,7 @@ def train_prevalence(dls) -> np.ndarray:
     return torch.stack([torch.as_tensor(y).float() for y in ys]).mean(0).numpy()
 
 def rare_table(prevalence:np.ndarray, # Training prevalence per finding
-               threshold:float=0.2,   # Rarity threshold (relative to the most frequent finding)
+               threshold:float=CharmConfig.threshold, # Rarity threshold (relative to the most frequent finding)
                labels:list=LABELS     # Finding names
               ) -> pd.DataFrame:
     "A table of each finding's training prevalence and whether it counts as rare."

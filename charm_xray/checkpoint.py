@@ -18,7 +18,7 @@ from fastcore.foundation import L
 from .core import LABELS, CharmConfig, CharmError, durable_write
 from .data import dataloaders_from_config
 from .learner import CharmLearner, learner_from_config
-from .callbacks import charm_model
+from .comm import charm_model
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'save_checkpoint', 'load_checkpoint', 'portable_config', 'learner_from_checkpoint',

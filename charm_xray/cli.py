@@ -10,7 +10,7 @@ import warnings
 warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.*deprecated', category=FutureWarning)  # fastai.layers, at import
 import argparse, dataclasses, itertools, json, sys, time
 from pathlib import Path
-from .core import CharmConfig, CharmError, report_errors, durable_write, parse_bool
+from .core import CharmConfig, CharmError, PAPER_GRID, report_errors, durable_write, parse_bool
 
 # %% auto #0
 __all__ = ['both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args', 'charm_train', 'charm_search',
@@ -121,9 +121,10 @@ def charm_search(argv:list|None=None # Arguments (default: the command line)
     "The paper's momentum x k x threshold grid: one two-stage run per combination; re-running skips finished ones."
     p = _parser(charm_search.__doc__)
     p.add_argument('--out', default='runs/search', help='Folder for training_results.csv, the tables and one folder per run')
-    p.add_argument('--momentum', default='0.99,0.999,0.9999', help='EMA coefficients, comma-separated')
-    p.add_argument('--k', default='2,3,4,5', help='Bank entries read per image, comma-separated')
-    p.add_argument('--threshold', default='0.05,0.1,0.2', help='Rarity thresholds, comma-separated')
+    grid_text = {name: ','.join(map(str, vs)) for name, vs in PAPER_GRID.items()}      # the paper's grid
+    p.add_argument('--momentum', default=grid_text['momentum'], help='EMA coefficients, comma-separated')
+    p.add_argument('--k', default=grid_text['k'], help='Bank entries read per image, comma-separated')
+    p.add_argument('--threshold', default=grid_text['threshold'], help='Rarity thresholds, comma-separated')
     p.add_argument('--test', action='store_true', help="Also evaluate each run's best checkpoint: on the official test list, or on the paper's split with --split paper")
     skip = ('out', 'momentum', 'k', 'threshold')
     add_config_flags(p, skip=skip)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 # %% auto #0
-__all__ = ['LABELS', 'DISPLAY_NAMES', 'NO_FINDING', 'TRUE_TEXT', 'FALSE_TEXT', 'PAPER_RECIPE', 'CharmError', 'parse_labels',
-           'labels_to_vector', 'report_errors', 'parse_bool', 'durable_write', 'CharmConfig']
+__all__ = ['LABELS', 'DISPLAY_NAMES', 'NO_FINDING', 'TRUE_TEXT', 'FALSE_TEXT', 'PAPER_RECIPE', 'PAPER_GRID', 'CharmError',
+           'parse_labels', 'labels_to_vector', 'report_errors', 'parse_bool', 'durable_write', 'CharmConfig']
 
 # %% ../nbs/00_core.ipynb #6b376de0
 LABELS = ['Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration', 'Mass', 'Nodule', 'Pneumonia',
@@ -223,3 +223,6 @@ class CharmConfig:
 
 PAPER_RECIPE = dict(bs1=64, bs2=128, stage2_lr_min=2e-5, stage2_lr_max=8e-5)
 "The paper's batch sizes and stage-2 `slice`, meant for the full 86,524-image training list (`recipe='paper'`)."
+
+PAPER_GRID = dict(momentum=(0.99, 0.999, 0.9999), k=(2, 3, 4, 5), threshold=(0.05, 0.1, 0.2))
+"The paper's momentum x k x threshold grid (`search`, `charm-search`): 36 combinations."

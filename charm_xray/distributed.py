@@ -13,15 +13,17 @@ import torch.distributed as dist
 from fastcore.basics import patch_to
 from fastai.learner import Learner
 from fastai.torch_core import num_distrib, rank_distrib
+from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedDL, DistributedTrainer
 from accelerate.utils import DistributedDataParallelKwargs
 from .core import CharmError
-from .callbacks import charm_model, distributed, comm_device
+from .comm import charm_model, is_distributed, comm_device, sync_buffers
+from .callbacks import MomentumUpdate
 
 # %% auto #0
-__all__ = ['init_distributed', 'data_parallel', 'broadcast_value', 'per_process', 'rank0_print', 'single_process', 'rank0_value',
-           'fits_in_memory', 'fitting_batch']
+__all__ = ['init_distributed', 'data_parallel', 'BatchNormAverage', 'broadcast_value', 'per_process', 'rank0_print',
+           'single_process', 'rank0_value', 'fits_in_memory', 'fitting_batch']
 
 # %% ../nbs/10_distributed.ipynb #9eecf320
 def init_distributed() -> int: # Number of processes training together (1: not distributed)
@@ -42,20 +44,29 @@ def _broadcast(self, t, rank):
 
 def data_parallel(learn:Learner # The learner about to fit
                  ) -> DistributedTrainer|None: # Add it to the fit's `cbs` (None: one process)
-    "Prepare `learn` for a distributed fit: progress bars on rank 0 only, and fastai's `DistributedTrainer` without buffer broadcasts or `SyncBatchNorm`."
-    if not distributed(): return None
+    "Prepare `learn` for a distributed fit: progress bars on rank 0 only, `BatchNormAverage`, and fastai's `DistributedTrainer` without buffer broadcasts or `SyncBatchNorm`."
+    if not is_distributed(): return None
     if rank_distrib(): learn.remove_cb(ProgressCallback)
+    if not hasattr(learn, 'batch_norm_average'): learn.add_cb(BatchNormAverage())
     # no buffer broadcasts: the bank is gathered by `MemoryBankCallback`, batch-norm statistics averaged by
-    # `MomentumUpdate`; no SyncBatchNorm: a collective in every training forward, which rank 0 alone (lr_find) would hang
+    # `BatchNormAverage`; no SyncBatchNorm: a collective in every training forward, which rank 0 alone (lr_find) would hang
     return DistributedTrainer(sync_bn=False, cpu=not torch.cuda.is_available(),
                               kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)])
+
+# %% ../nbs/10_distributed.ipynb #1293387c
+class BatchNormAverage(Callback):
+    "In a distributed fit: average the batch-norm statistics of backbone + attention over the processes after every step."
+    order = MomentumUpdate.order - 1  # before the EMA copies them, so the momentum pathway is the same on every rank
+    def after_step(self):
+        m = charm_model(self.learn)
+        if self.learn.model is not m and hasattr(m, 'online'): sync_buffers(m.online())
 
 # %% ../nbs/10_distributed.ipynb #913f8742
 def broadcast_value(v:float, # This rank's value (only rank `src`'s matters)
                     src:int=0 # The rank whose value every rank receives
                    ) -> float:
     "Rank `src`'s `v` on every rank; `v` itself outside a process group."
-    if not distributed(): return v
+    if not is_distributed(): return v
     t = torch.tensor([float(v)], dtype=torch.float64, device=comm_device())
     dist.broadcast(t, src)
     return float(t.item())
@@ -129,7 +140,7 @@ def fitting_batch(learn:Learner, # The learner, set up for the stage
     fit = bs
     while check and fit > 1 and not fits_in_memory(learn, fit, size):
         fit = max(d for d in range(1, fit // 2 + 1) if bs % d == 0)
-    if not distributed(): return fit
+    if not is_distributed(): return fit
     t = torch.tensor([fit], device=comm_device())
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return int(t.item())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastai.layers import ConvLayer
-from .core import LABELS, CharmError
+from .core import LABELS, CharmError, CharmConfig
 
 # %% auto #0
 __all__ = ['MultiScaleSpatialAttention', 'LargeKernelAttention', 'NoAttention', 'attention_layer', 'rare_classes',
@@ -78,7 +78,7 @@ def attention_layer(kind:str|None, # 'multiscale', 'lka', or None/'none' for no 
 
 # %% ../nbs/05_layers.ipynb #25728f12
 def rare_classes(prevalence,            # Prevalence (or positive count) of each finding in the training set
-                 threshold:float=0.2    # Rare if prevalence <= threshold x the largest prevalence
+                 threshold:float=CharmConfig.threshold # Rare if prevalence <= threshold x the largest prevalence
                 ) -> np.ndarray:        # Boolean mask, True for rare findings
     "Rare findings: prevalence at most `threshold` times the prevalence of the most frequent finding."
     p = np.asarray(prevalence, dtype=float)
@@ -90,9 +90,9 @@ def rare_classes(prevalence,            # Prevalence (or positive count) of each
 class RareMemoryBank(nn.Module):
     "FIFO bank of L2-normalised features of rare-finding images with their labels and ids; cosine top-k retrieval."
     def __init__(self,
-                 size:int=512,       # Capacity (entries)
+                 size:int=CharmConfig.bank_size, # Capacity (entries)
                  dim:int|None=None,  # Feature dimension (required)
-                 k:int=3,            # Entries retrieved per query by default
+                 k:int=CharmConfig.k, # Entries retrieved per query by default
                  n_labels:int=len(LABELS)): # Length of each label vector
         super().__init__()
         if not dim or not size or size < 1: raise CharmError(f"RareMemoryBank needs a positive size and feature dim, got size={size}, dim={dim}.")

@@ -6,6 +6,7 @@ Docs: https://charm-xray.github.io/charm-xray/learner.html.md"""
 
 # %% ../nbs/09_learner.ipynb #95dbc8d2
 from __future__ import annotations
+import inspect
 from pathlib import Path
 import torch
 import matplotlib.pyplot as plt
@@ -16,6 +17,7 @@ from fastai.losses import BCEWithLogitsLossFlat
 from fastai.metrics import AccumMetric, ActivationType
 from fastai.callback.channelslast import ChannelsLast
 from fastcore.foundation import L
+from fastcore.meta import delegates
 from .core import LABELS, DISPLAY_NAMES, CharmConfig
 from .metrics import MeanClassAUC, MicroAUC, per_class_auc
 from .model import CharmModel
@@ -86,28 +88,24 @@ class CharmLearner(Learner):
         return ax
 
 # %% ../nbs/09_learner.ipynb #cb02d62e
+_MODEL_SETTINGS = [a for a in inspect.signature(CharmModel).parameters if a not in ('arch', 'n_out', 'pretrained', 'body')]
+
+@delegates(CharmModel, keep=True, but=['n_out', 'body'])
 def charm_learner(dls,                              # `DataLoaders` with 14-finding multi-label targets
-                  arch:str='tf_efficientnetv2_s',   # timm backbone name
+                  arch:str=CharmConfig.arch,        # timm backbone name
                   pretrained:bool|str=True,         # True: hub weights; path: local weights; False: random init
-                  momentum:float=0.99,              # EMA coefficient of the momentum pathway (0: none)
-                  k:int=3,                          # Memory-bank entries retrieved per image
-                  threshold:float=0.2,              # Rarity threshold (relative to the most frequent finding)
-                  bank_size:int=512,                # Memory-bank capacity (0: no bank)
                   loss_func=None,                   # Loss; default fastai's `BCEWithLogitsLossFlat`
-                  consistency:float=0.1,            # Weight of the online/momentum consistency loss (0: off)
-                  attention:str|None='multiscale',  # 'multiscale', 'lka' or None
-                  use_ema_for_eval:bool=False,      # Validate/predict with the momentum pathway
+                  consistency:float=CharmConfig.consistency, # Weight of the online/momentum consistency loss (0: off)
                   per_class:bool=False,             # Add one AUC metric per finding
                   metrics=None,                     # Extra metrics (mean-class and micro AUC are always there)
                   cbs=None,                         # Extra callbacks
-                  model:CharmModel|None=None,       # A ready model (overrides the model arguments)
-                  **kwargs                          # Passed to `Learner` (opt_func, wd, path, ...)
+                  model:CharmModel|None=None,       # A ready model (overrides the model settings)
+                  **kwargs                          # `CharmModel`'s settings (momentum, k, threshold, bank_size, attention, ...); the rest to `Learner` (opt_func, wd, path, ...)
                  ) -> CharmLearner:
     "Build a `CharmLearner`: `CharmModel`, splitter, momentum and memory-bank callbacks, AUC metrics; frozen if pretrained."
     n_out = len(getattr(dls, 'vocab', None) or LABELS)
-    if model is None:
-        model = CharmModel(arch, n_out=n_out, pretrained=pretrained, attention=attention, momentum=momentum,
-                           bank_size=bank_size, k=k, threshold=threshold, use_ema_for_eval=use_ema_for_eval)
+    settings = {a: kwargs.pop(a) for a in _MODEL_SETTINGS if a in kwargs}
+    if model is None: model = CharmModel(arch, n_out=n_out, pretrained=pretrained, **settings)
     ms = [MeanClassAUC(), MicroAUC()] + ([class_auc_metric(i) for i in range(n_out)] if per_class else []) + list(L(metrics))
     cbs = [MomentumUpdate(consistency=consistency), MemoryBankCallback()] + list(L(cbs))
     learn = CharmLearner(dls, model, loss_func=loss_func or BCEWithLogitsLossFlat(), splitter=charm_splitter,
@@ -115,10 +113,11 @@ def charm_learner(dls,                              # `DataLoaders` with 14-find
     if pretrained: learn.freeze()
     return learn
 
+@delegates(charm_learner, keep=True, but=['arch', 'pretrained', 'consistency', 'model'] + _MODEL_SETTINGS)
 def learner_from_config(cfg:CharmConfig,   # The run's configuration
                         dls,               # DataLoaders, e.g. from `data.dataloaders_from_config`
                         pretrained=None,   # Override `cfg.pretrained` (e.g. False when weights come from a checkpoint)
-                        **kwargs           # Passed to `charm_learner`
+                        **kwargs           # Passed to `charm_learner` (cbs, metrics, per_class, loss_func, ...)
                        ) -> CharmLearner:
     "The `CharmLearner` a run with `cfg` uses: in mixed precision when `cfg.fp16` and a GPU is present, channels-last without a GPU."
     learn = charm_learner(dls, cfg.arch, pretrained=cfg.pretrained if pretrained is None else pretrained,

@@ -10,7 +10,7 @@ import itertools, json, time
 from datetime import datetime, timezone
 from pathlib import Path
 import pandas as pd
-from .core import CharmConfig, CharmError, durable_write
+from .core import CharmConfig, CharmError, PAPER_GRID, durable_write
 from fastai.torch_core import rank_distrib, distrib_barrier
 from .distributed import rank0_print, single_process
 from .train import train
@@ -92,9 +92,9 @@ def _results_row(cfg, combo, run_dir, test, t0):
     return row
 
 def search(cfg:CharmConfig,           # Settings shared by every run (data, backbone, epochs, ...)
-           momentum:list=[0.99, 0.999, 0.9999], # EMA coefficients
-           k:list=[2, 3, 4, 5],        # Bank entries read per image
-           threshold:list=[0.05, 0.1, 0.2], # Rarity thresholds
+           momentum:tuple=PAPER_GRID['momentum'], # EMA coefficients
+           k:tuple=PAPER_GRID['k'],    # Bank entries read per image
+           threshold:tuple=PAPER_GRID['threshold'], # Rarity thresholds
            out:str|Path='runs/search', # Folder for `training_results.csv`, the tables and one folder per run
            test:bool=False,            # Also evaluate each best checkpoint: on the test list, or the paper's split if `cfg.split='paper'`
           ) -> pd.DataFrame:
