@@ -45,8 +45,7 @@ def worker(cfg_path):
     assert ws == 2 and dist.get_backend() == ('nccl' if torch.cuda.is_available() else 'gloo'), (ws, dist.get_backend())
     assert run.learn.dls.train.bs == cfg.bs1 // 2, 'bs1 is global: each process loads half'
     for n in (1, 2):
-        learn = run.stage(n)
-        learn.fit_one_cycle(run.epochs, run.lr, cbs=run.cbs + [rows], start_epoch=run.start_epoch)
+        run.stage(n).fit([rows])                # the stage's freeze/unfreeze and fit_one_cycle, with the recorder
         if n == 1 and rank == 0:     # a copy of the 2-process run's stage-1 checkpoint, to resume in one process
             mid = Path(cfg.out).parent/'mid'; mid.mkdir(exist_ok=True)
             shutil.copy(Path(cfg.out)/'last.pth', mid/'last.pth')

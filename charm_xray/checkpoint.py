@@ -1,4 +1,4 @@
-"""The checkpoint format, atomic saving and safe loading, rebuilding a learner from a checkpoint, and the two callbacks that keep a run's files on disk: `CharmCheckpoint` and `ResumableCSVLogger`.
+"""The checkpoint format, atomic saving and safe loading, rebuilding a learner from a checkpoint, the two callbacks that keep a run's files on disk (`CharmCheckpoint`, `ResumableCSVLogger`), and resuming a run from them.
 
 Docs: https://charm-xray.github.io/charm-xray/checkpoint.html.md"""
 
@@ -11,18 +11,22 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastai.callback.core import Callback
-from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback
+from fastai.callback.tracker import TrackerCallback, SaveModelCallback, EarlyStoppingCallback
+from fastai.callback.core import CancelEpochException
+from fastai.learner import SkipToEpoch
 from fastcore.basics import store_attr
 from fastai.torch_core import rank_distrib, distrib_barrier
 from fastcore.foundation import L
 from .core import LABELS, CharmConfig, CharmError, durable_write
 from .data import dataloaders_from_config
 from .learner import CharmLearner, learner_from_config
+from .distributed import rank0_print
 from .comm import charm_model
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FORMAT', 'save_checkpoint', 'load_checkpoint', 'portable_config', 'learner_from_checkpoint',
-           'CharmCheckpoint', 'ResumableCSVLogger']
+__all__ = ['CHECKPOINT_FORMAT', 'SESSION_SETTINGS', 'save_checkpoint', 'load_checkpoint', 'portable_config',
+           'learner_from_checkpoint', 'CharmCheckpoint', 'ResumableCSVLogger', 'reconcile_resume', 'RestoreOptimizer',
+           'SkipEpochs']
 
 # %% ../nbs/11_checkpoint.ipynb #3f429477
 CHECKPOINT_FORMAT = 'charm-xray-checkpoint/1'
@@ -148,3 +152,44 @@ class ResumableCSVLogger(Callback):
 
     def after_fit(self):
         if self.active: self.learn.logger = self.old_logger
+
+# %% ../nbs/11_checkpoint.ipynb #e6dae69f
+SESSION_SETTINGS = ('out', 'data', 'cache', 'num_workers')
+"Settings that say where things are in this session: a resumed run takes them from the new configuration, every other one from its checkpoint."
+
+def reconcile_resume(cfg:CharmConfig, # The new run's configuration
+                     resume:bool=True # Continue from `cfg.out/last.pth` if it exists
+                    ) -> tuple[CharmConfig, dict|None]: # The configuration to run with; the checkpoint to continue (None: from the beginning)
+    "The configuration and checkpoint a run continues with: `cfg.out/last.pth`'s own configuration with this session's `SESSION_SETTINGS` (new values of the others are ignored, and the run says so), or `cfg` and None."
+    last = Path(cfg.out)/'last.pth'
+    state = load_checkpoint(last) if resume and last.exists() else None
+    if state is None:
+        if resume: rank0_print(f"No checkpoint in {Path(cfg.out)}: starting from the beginning.")
+        return cfg, None
+    saved = CharmConfig().update(**state['config'], _source=f"{last}")
+    diff = [f.name for f in dataclasses.fields(cfg) if f.name not in SESSION_SETTINGS and getattr(cfg, f.name) is not None
+            and getattr(cfg, f.name) != getattr(saved, f.name)]
+    if diff: rank0_print(f"Resuming with the configuration stored in the checkpoint (ignoring the new {', '.join(diff)}).")
+    return portable_config(saved.update(**{k: getattr(cfg, k) for k in SESSION_SETTINGS}), last), state
+
+class RestoreOptimizer(Callback):
+    "Load a checkpoint's optimizer state into the fit's optimizer when the fit starts (once): after `freeze`/`unfreeze`, which reset it."
+    def __init__(self, opt_state:dict): # The `opt` of a checkpoint written with `with_opt=True`
+        self.opt_state = opt_state
+    def before_fit(self):
+        if self.opt_state is None: return
+        self.opt.load_state_dict({**self.opt_state, 'hypers': L(self.opt_state['hypers'])}); self.opt_state = None
+
+class SkipEpochs(Callback):
+    "fastai's `SkipToEpoch` (what `fit(start_epoch=...)` adds) that also keeps the trackers (`CharmCheckpoint`, early stopping) off the skipped epochs, which have no metrics to track."
+    order = SkipToEpoch.order
+    def __init__(self, epoch:int): # The first epoch to train: the earlier ones were finished in an earlier session
+        self.skip_to, self.paused = epoch, []
+    def before_epoch(self):
+        if self.epoch >= self.skip_to: return
+        self.paused = [cb for cb in self.learn.cbs if isinstance(cb, TrackerCallback) and cb.run]
+        for cb in self.paused: cb.run = False
+        raise CancelEpochException
+    def after_epoch(self):
+        for cb in self.paused: cb.run = True
+        self.paused = []

@@ -104,15 +104,12 @@ def charm_train(argv:list|None=None # Arguments (default: the command line)
     add_config_flags(p)
     args = p.parse_args(argv)
     _plain_progress()
-    from charm_xray.train import train, TrainingRun
-    cfg = config_from_args(args)
-    if args.time_limit_h is None: train(cfg, resume=args.resume); return
-    from charm_xray.budget import TimeBudget     # train's stages, with the session's time budget attached
-    run = TrainingRun(cfg, resume=args.resume)
-    budget = TimeBudget(run.cfg, limit_h=args.time_limit_h or None)
-    for n in (1, 2):
-        if learn := run.stage(n): learn.fit_one_cycle(run.epochs, run.lr, cbs=run.cbs + [budget], start_epoch=run.start_epoch)
-    run.finish()
+    from charm_xray.train import TrainingRun
+    run, budget = TrainingRun(config_from_args(args), resume=args.resume), []
+    if args.time_limit_h is not None:
+        from charm_xray.budget import TimeBudget     # the session's time budget, attached to both stages
+        budget = [TimeBudget(run.cfg, limit_h=args.time_limit_h or None)]
+    run.fit(budget)
 
 # %% ../nbs/17_cli.ipynb #e00a6816
 @report_errors

@@ -12,8 +12,9 @@ import torch
 import torch.distributed as dist
 from fastcore.basics import patch_to
 from fastai.learner import Learner
-from fastai.torch_core import num_distrib, rank_distrib
+from fastai.torch_core import num_distrib, rank_distrib, distrib_barrier
 from fastai.callback.core import Callback
+from fastai.callback.training import GradientAccumulation
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedDL, DistributedTrainer
 from accelerate.utils import DistributedDataParallelKwargs
@@ -23,7 +24,7 @@ from .callbacks import MomentumUpdate
 
 # %% auto #0
 __all__ = ['init_distributed', 'data_parallel', 'BatchNormAverage', 'broadcast_value', 'per_process', 'rank0_print',
-           'single_process', 'rank0_value', 'fits_in_memory', 'fitting_batch']
+           'single_process', 'rank0_value', 'rank0_first', 'fits_in_memory', 'fitting_batch', 'accumulated_batch']
 
 # %% ../nbs/10_distributed.ipynb #9eecf320
 def init_distributed() -> int: # Number of processes training together (1: not distributed)
@@ -101,6 +102,13 @@ def rank0_value(f # A function of no arguments returning a number (`lr_find`'s s
     with single_process(): v = f()
     return broadcast_value(v)
 
+@contextlib.contextmanager
+def rank0_first():
+    "Run the block on rank 0 first, then on the other ranks together: rank 0 may create files (synthetic data, downloaded weights) that the others then read."
+    if rank_distrib(): distrib_barrier()
+    yield
+    if not rank_distrib(): distrib_barrier()
+
 # %% ../nbs/10_distributed.ipynb #66e6b684
 def fits_in_memory(learn:Learner, # A learner set up for the stage (loss, frozen or not, mixed precision)
                    bs:int,        # Batch size to try
@@ -144,3 +152,17 @@ def fitting_batch(learn:Learner, # The learner, set up for the stage
     t = torch.tensor([fit], device=comm_device())
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return int(t.item())
+
+def accumulated_batch(learn:Learner,   # The learner, set up for the stage
+                      bs:int,          # The per-process batch (`per_process` of the global batch)
+                      size:int,        # Image side in pixels
+                      world_size:int=1, # Number of processes (for the message: the global batch is `bs * world_size`)
+                      check:bool=True, # Try it in memory (False: take `bs`)
+                      stage:int=2      # The stage, for the message
+                     ) -> tuple[int, GradientAccumulation|None]: # The batch each process loads; the accumulation (None: `bs` fits)
+    "The batch that fits in memory (`fitting_batch`) for a per-process batch `bs`, and, when it is smaller, fastai's `GradientAccumulation` that keeps `bs` images per process and optimizer step (the run says so)."
+    fit = fitting_batch(learn, bs, size, check)
+    if fit == bs: return fit, None
+    rank0_print(f"Stage {stage}: a batch of {bs} per process does not fit in this device's memory: training with {fit} per process "
+                f"and gradient accumulation over {bs // fit} batches, which keeps the batch of {bs * world_size} per optimizer step.")
+    return fit, GradientAccumulation(n_acc=bs)

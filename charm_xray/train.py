@@ -13,24 +13,22 @@ import matplotlib
 import matplotlib.pyplot as plt
 import yaml
 import torch
-from fastcore.foundation import L
 from fastai.callback.tracker import EarlyStoppingCallback
 from fastai.losses import BCEWithLogitsLossFlat
 from fastai.data.core import DataLoaders
 from fastai.torch_core import set_seed, rank_distrib, distrib_barrier
-from fastai.callback.training import GradientAccumulation
 from .core import LABELS, CharmConfig, CharmError, PAPER_RECIPE, durable_write
 from .data import dataloaders_from_config, class_stats, plot_class_stats, check_nih_folder, cache_manifest
 from .losses import get_loss
 from .metrics import per_class_auc, per_finding, mean_class_auc, micro_auc, choose_thresholds, fit_temperature, apply_temperature
 from .learner import CharmLearner, learner_from_config
-from .distributed import init_distributed, per_process, rank0_print, rank0_value, single_process, data_parallel, fitting_batch
-from .checkpoint import save_checkpoint, load_checkpoint, portable_config, CharmCheckpoint, ResumableCSVLogger
+from .distributed import init_distributed, per_process, rank0_print, rank0_value, rank0_first, single_process, data_parallel, accumulated_batch
+from .checkpoint import save_checkpoint, load_checkpoint, reconcile_resume, CharmCheckpoint, ResumableCSVLogger, RestoreOptimizer, SkipEpochs
 from .evaluate import plot_history, plot_roc_curves
 
 # %% auto #0
 __all__ = ['FULL_DATA', 'BATCH_FLOOR', 'SMALL_DATA', 'SMALL_RATES', 'lr_find_iters', 'choose_recipe', 'training_warnings',
-           'check_run_inputs', 'with_batch_size', 'TrainingRun', 'train']
+           'check_run_inputs', 'with_batch_size', 'Stage', 'TrainingRun', 'train']
 
 # %% ../nbs/13_train.ipynb #a715ebe8
 FULL_DATA = 20_000
@@ -150,49 +148,68 @@ def _lr_value(lr): return [lr.start, lr.stop] if isinstance(lr, slice) else floa
 def _lr_from(v): return slice(*v) if isinstance(v, (list, tuple)) else v
 def _lr_text(lr): return f"slice({lr.start:.2g}, {lr.stop:.2g})" if isinstance(lr, slice) else f"{lr:.2g}"
 
+# %% ../nbs/13_train.ipynb #cb648b5e
+@dataclasses.dataclass
+class Stage:
+    "One stage of a `TrainingRun`, set up for its `fit_one_cycle`: the learner (frozen or not, its loss and batch), the epochs, the rate, and the callbacks that checkpoint, log and resume it."
+    n:int              # 1 (frozen, BCE) or 2 (unfrozen, ASL/Focal)
+    learn:CharmLearner # The run's learner, set up for this stage
+    epochs:int         # `fit_one_cycle`'s epochs
+    lr:float|slice     # Its learning rate (a slice: lower rates for the earlier layer groups)
+    cbs:list           # Checkpoints, early stopping, history; a resumed stage's optimizer state and skipped epochs; DDP, accumulation
+    start_epoch:int=0  # Epochs finished in an earlier session (skipped by the `SkipEpochs` in `cbs`)
+
+    def fit(self, cbs:list=() # More callbacks for this fit (a `TimeBudget`)
+           ) -> CharmLearner:
+        "What the notebooks' stage cells show: `freeze` (stage 1) or `unfreeze` (stage 2), then `fit_one_cycle` with the stage's callbacks."
+        learn = self.learn
+        if self.n == 1: learn.freeze()
+        else: learn.unfreeze()
+        learn.fit_one_cycle(self.epochs, self.lr, cbs=self.cbs + list(cbs))
+        return learn
+
 # %% ../nbs/13_train.ipynb #20474a7e
 class TrainingRun:
-    "A two-stage run on disk: data, learner, recipe and resume state; `stage(n)` sets up each `fit_one_cycle`, `finish()` writes the outputs."
+    "A two-stage run on disk: data, learner, recipe and resume state; `stage(n)` sets up each stage as a `Stage`, `finish()` writes the outputs."
     def __init__(self,
         cfg:CharmConfig,   # The run's configuration (unset batch sizes and rates are chosen by `choose_recipe`)
         resume:bool=False, # Continue from `cfg.out/last.pth` if it exists
     ):
         check_run_inputs(cfg)                                 # before anything is written
         self.world_size, self.rank = init_distributed(), rank_distrib()
-        out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
-        state = load_checkpoint(out/'last.pth') if resume and (out/'last.pth').exists() else None
-        if resume and state is None: rank0_print(f"No checkpoint in {out}: starting from the beginning.")
-        if state is not None:
-            saved = CharmConfig().update(**state['config'], _source=f"{out/'last.pth'}")
-            here = ('out', 'data', 'cache', 'num_workers')      # where things are in this session: taken from `cfg`
-            diff = [f.name for f in dataclasses.fields(cfg) if f.name not in here and getattr(cfg, f.name) is not None
-                    and getattr(cfg, f.name) != getattr(saved, f.name)]
-            if diff: rank0_print(f"Resuming with the configuration stored in the checkpoint (ignoring the new {', '.join(diff)}).")
-            cfg = portable_config(saved.update(**{k: getattr(cfg, k) for k in here}), out/'last.pth')
-        elif (out/'history.csv').exists() and self.rank == 0: (out/'history.csv').unlink()
+        cfg, self.state = self._open(cfg, resume)
         set_seed(cfg.seed)
-        self.info = state['info'] if state else {}
+        self.info = self.state['info'] if self.state else {}
         self.done_stage = 2 if self.info.get('finished') else self.info.get('stage', 1) - 1
-        # rank 0 first: it may create files (synthetic data, downloaded weights) that the others then read
-        if self.rank: distrib_barrier()
-        dls = dataloaders_from_config(cfg, cfg.bs1 or PAPER_RECIPE['bs1'])
-        self.n_train = len(dls.train.items)
+        with rank0_first():                                  # rank 0 may create the synthetic data or download weights
+            dls = dataloaders_from_config(cfg, cfg.bs1 or PAPER_RECIPE['bs1'])
+            self.n_train = len(dls.train.items)
+            self.cfg = self._recipe(cfg)
+            self.dls = with_batch_size(dls, self.local_bs[1])
+            self.learn = learner_from_config(self.cfg, self.dls, pretrained=False if self.state else None,
+                                             loss_func=BCEWithLogitsLossFlat(), path=self.out)
+        if self.state is not None: self.learn.model.load_state_dict(self.state['model'])
+        self.stage1_auc, self._ckpt, self.results = self.info.get('stage1_best'), None, None
+        self.check_memory = None     # try a stage-2 step before training (None: on a GPU only)
+        self.ddp = data_parallel(self.learn)
+
+    def _open(self, cfg, resume):
+        "The output folder, and the configuration and checkpoint to continue (`reconcile_resume`); a fresh run's folder loses an old history."
+        self.out = Path(cfg.out); self.out.mkdir(parents=True, exist_ok=True)
+        cfg, state = reconcile_resume(cfg, resume)
+        if state is None and (self.out/'history.csv').exists() and self.rank == 0: (self.out/'history.csv').unlink()
+        return cfg, state
+
+    def _recipe(self, cfg):
+        "`cfg` with the recipe for the training images (printed, with the configuration and each process's batches) and saved as `config.yaml`."
         cfg, why = choose_recipe(cfg, self.n_train)       # global batch sizes: the same choice on any number of GPUs
         if why: rank0_print(f"Recipe '{cfg.recipe}' for {self.n_train:,} training images:\n  " + '\n  '.join(why))
         rank0_print("Configuration:\n  " + yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False).strip().replace('\n', '\n  '))
-        per = [per_process(getattr(cfg, k), self.world_size, k) for k in ('bs1', 'bs2')]   # an uneven split fails here
+        self.local_bs = {n: per_process(getattr(cfg, f'bs{n}'), self.world_size, f'bs{n}') for n in (1, 2)}   # an uneven split fails here
         if self.world_size > 1: rank0_print(f"{self.world_size} processes ({'GPUs, NCCL' if torch.cuda.is_available() else 'CPUs, gloo'}): "
-                                            f"global batches {cfg.bs1} then {cfg.bs2}, {per[0]} then {per[1]} images per process and step")
-        if self.rank == 0: cfg.save(out/'config.yaml')
-        self.cfg, self.out, self.state = cfg, out, state
-        self.dls = with_batch_size(dls, per[0])
-        self.learn = learner_from_config(cfg, self.dls, pretrained=False if state else None,
-                                         loss_func=BCEWithLogitsLossFlat(), path=out)
-        if not self.rank: distrib_barrier()
-        if state is not None: self.learn.model.load_state_dict(state['model'])
-        self.stage1_auc, self._ckpt, self.accum, self.results = self.info.get('stage1_best'), None, None, None
-        self.check_memory = None     # try a stage-2 step before training (None: on a GPU only)
-        self.ddp = data_parallel(self.learn)
+                                            f"global batches {cfg.bs1} then {cfg.bs2}, {self.local_bs[1]} then {self.local_bs[2]} images per process and step")
+        if self.rank == 0: cfg.save(self.out/'config.yaml')
+        return cfg
 
     def _lr_find(self, n:int) -> float: # `lr_find`'s suggestion (valley) for stage `n`, by rank 0 alone (it writes a temporary model file)
         it = lr_find_iters(self.n_train, self.learn.dls.train.bs)
@@ -203,56 +220,61 @@ class TrainingRun:
         rank0_print(f"Stage {n}: lr_find suggests {lr:.2g}")
         return lr
 
-    def _restore_opt(self):
-        self.learn.opt = None
-        if self.state is not None and self.state.get('opt') is not None:
-            self.learn.create_opt(); self.learn.opt.load_state_dict({**self.state['opt'], 'hypers': L(self.state['opt']['hypers'])})
+    def _end_stage1(self):
+        "Stage 1 is over: record its best AUC and mark it done in `last.pth` before stage 2 starts."
+        best = self._ckpt.best if self._ckpt is not None else self.info.get('best')
+        self.stage1_auc = None if best is None else float(best)
+        save_checkpoint(self.out/'last.pth', self.learn, self.cfg, with_opt=False, stage=2, epoch=0, stage1_best=self.stage1_auc)
+        self.info, self.state, self.done_stage = {}, None, 1
+
+    def _stage2_batch(self):
+        "Stage 2's loss, the unfrozen model, and its batch: the per-process batch if a step fits in memory, else a smaller one with gradient accumulation."
+        learn = self.learn
+        learn.loss_func = get_loss(self.cfg.stage2_loss); learn.unfreeze()
+        check = self.check_memory if self.check_memory is not None else self.dls.device.type == 'cuda'
+        fit, accum = accumulated_batch(learn, self.local_bs[2], self.cfg.size, self.world_size, check)
+        learn.dls = with_batch_size(self.dls, fit)
+        return accum
 
     def stage(self, n:int # 1 (frozen, BCE) or 2 (unfrozen, ASL/Focal)
-             ) -> CharmLearner|None:
-        "Set up stage `n` and return its learner (`run.epochs`, `run.lr`, `run.cbs`, `run.start_epoch` for `fit_one_cycle`), or None if it is done."
+             ) -> Stage|None:
+        "Set up stage `n` (its loss, frozen or not, its batch and rate) and return it, or None if an earlier session finished it."
         cfg, learn = self.cfg, self.learn
         if self.done_stage >= n:
             rank0_print(f"Stage {n} finished in an earlier session: skipped."); return None
-        if n == 2 and self.done_stage < 1:                     # stage 1 is over: mark it done before stage 2 starts
-            best = self._ckpt.best if self._ckpt is not None else self.info.get('best')
-            self.stage1_auc = None if best is None else float(best)
-            save_checkpoint(self.out/'last.pth', learn, cfg, with_opt=False, stage=2, epoch=0, stage1_best=self.stage1_auc)
-            self.info, self.state, self.done_stage = {}, None, 1
+        if n == 2 and self.done_stage < 1: self._end_stage1()
         info = self.info
         resumed = info.get('stage') == n
-        self.start_epoch = info.get('epoch', 0) if resumed else 0
-        self.epochs = cfg.stage1_epochs if n == 1 else cfg.stage2_epochs
-        if self.start_epoch >= self.epochs:
-            rank0_print(f"Stage {n}: all {self.epochs} epochs were done in an earlier session."); return None
-        if n == 1:
-            learn.freeze(); self._restore_opt()
-            self.lr = _lr_from(info['lr']) if resumed and 'lr' in info else (cfg.stage1_lr or self._lr_find(1))
-            what = f"frozen backbone, BCE, batch {cfg.bs1}"
+        start_epoch = info.get('epoch', 0) if resumed else 0
+        epochs = cfg.stage1_epochs if n == 1 else cfg.stage2_epochs
+        if start_epoch >= epochs:
+            rank0_print(f"Stage {n}: all {epochs} epochs were done in an earlier session."); return None
+        if n == 1: learn.freeze(); accum = None
+        else: accum = self._stage2_batch()
+        learn.opt = None                                     # a fresh optimizer; a resumed stage's state comes back in `cbs`
+        if resumed and 'lr' in info: lr = _lr_from(info['lr'])
+        elif n == 1: lr = cfg.stage1_lr or self._lr_find(1)
+        elif cfg.stage2_lr_max is not None: lr = slice(cfg.stage2_lr_min, cfg.stage2_lr_max)
         else:
-            learn.loss_func = get_loss(cfg.stage2_loss); learn.unfreeze()
-            per = per_process(cfg.bs2, self.world_size, 'bs2')
-            check = self.check_memory if self.check_memory is not None else self.dls.device.type == 'cuda'
-            fit = fitting_batch(learn, per, cfg.size, check)
-            learn.dls = with_batch_size(self.dls, fit)
-            self.accum = GradientAccumulation(n_acc=per) if fit < per else None
-            if self.accum: rank0_print(f"Stage 2: a batch of {per} per process does not fit in this device's memory: training with "
-                                f"{fit} per process and gradient accumulation over {per // fit} batches, which keeps the "
-                                f"batch of {cfg.bs2} per optimizer step.")
-            self._restore_opt()
-            if resumed and 'lr' in info: self.lr = _lr_from(info['lr'])
-            elif cfg.stage2_lr_max is not None: self.lr = slice(cfg.stage2_lr_min, cfg.stage2_lr_max)
-            else:
-                top = float(np.clip(self._lr_find(2), 1e-5, 3e-3))
-                self.lr = slice(top / 10, top)
-            what = f"unfrozen, {cfg.stage2_loss.upper()}, batch {cfg.bs2}"
-        self._ckpt = CharmCheckpoint(self.out, cfg, n, lr=_lr_value(self.lr), best=info.get('best') if resumed else None)
-        self.cbs = [self._ckpt, EarlyStoppingCallback(monitor='mean_auc', patience=cfg.patience),
-                    ResumableCSVLogger(self.out/'history.csv', n, self.start_epoch)]
-        self.cbs += [cb for cb in (self.ddp, self.accum if n == 2 else None) if cb is not None]
-        rank0_print(f"Stage {n}: {what}, lr {_lr_text(self.lr)}, {self.epochs} epochs" +
-              (f" (resuming after epoch {self.start_epoch})" if self.start_epoch else ''))
-        return learn
+            top = float(np.clip(self._lr_find(2), 1e-5, 3e-3))
+            lr = slice(top / 10, top)
+        self._ckpt = CharmCheckpoint(self.out, cfg, n, lr=_lr_value(lr), best=info.get('best') if resumed else None)
+        cbs = [self._ckpt, EarlyStoppingCallback(monitor='mean_auc', patience=cfg.patience),
+               ResumableCSVLogger(self.out/'history.csv', n, start_epoch)]
+        if self.state is not None and self.state.get('opt') is not None: cbs.append(RestoreOptimizer(self.state['opt']))
+        if start_epoch: cbs.append(SkipEpochs(start_epoch))       # fastai's `fit(start_epoch=...)`, trackers included
+        cbs += [cb for cb in (self.ddp, accum) if cb is not None]
+        what = f"frozen backbone, BCE, batch {cfg.bs1}" if n == 1 else f"unfrozen, {cfg.stage2_loss.upper()}, batch {cfg.bs2}"
+        rank0_print(f"Stage {n}: {what}, lr {_lr_text(lr)}, {epochs} epochs" +
+              (f" (resuming after epoch {start_epoch})" if start_epoch else ''))
+        return Stage(n, learn, epochs, lr, cbs, start_epoch)
+
+    def fit(self, cbs:list=() # More callbacks for both stages (a `TimeBudget`)
+           ) -> CharmLearner:
+        "Both stages (`Stage.fit`), skipping what an earlier session finished, then `finish()`: the learner with the best stage-2 weights."
+        for n in (1, 2):
+            if stage := self.stage(n): stage.fit(cbs)
+        return self.finish()
 
     def finish(self) -> CharmLearner:
         "Load the best stage-2 weights, save `best.pth`, `results.json` and the plots, and warn if the run did not learn."
@@ -272,13 +294,11 @@ class TrainingRun:
 
 # %% ../nbs/13_train.ipynb #ba0e2ddb
 def train(cfg:CharmConfig,   # The run's configuration
-          resume:bool=False  # Continue from `cfg.out/last.pth` if it exists
+          resume:bool=False, # Continue from `cfg.out/last.pth` if it exists
+          cbs:list=()        # More callbacks for both stages' fits
          ) -> CharmLearner:
     "Two-stage CHARM-Xray training with per-epoch atomic checkpoints; returns the learner with the best stage-2 weights."
-    run = TrainingRun(cfg, resume=resume)
-    for n in (1, 2):
-        if learn := run.stage(n): learn.fit_one_cycle(run.epochs, run.lr, cbs=run.cbs, start_epoch=run.start_epoch)
-    return run.finish()
+    return TrainingRun(cfg, resume=resume).fit(cbs)
 
 # %% ../nbs/13_train.ipynb #3d018d01
 def _save_outputs(learn, cfg, out, stage1_auc, world_size=1):
