@@ -8,13 +8,13 @@ working/; NIH-format synthetic data (240 films, 64 px) is attached where Kaggle 
  1. train.ipynb with GPUS = 2 on two CPU processes (torchrun running charm-train, gloo), image cache on, and no
     temp/ folder: temp/ is created and the cache written there; the run (results.json, plots, best.pth) lands in
     working/run; rank 0 alone prints the 12-hour projection of each stage.
- 2. A new session with session 1's output attached: test.ipynb evaluates it; train.ipynb (one process) resumes
-    from it and skips both stages.
+ 2. A new session with session 1's output attached: test.ipynb evaluates it.
+ 6. A new session with session 1's output attached: train.ipynb (one process) resumes from it and skips both stages.
  3. An earlier output that stopped after stage 1 attached: train.ipynb copies it and trains stage 2 in the kernel.
  4. No data attached: train.ipynb stops with the advice and writes nothing.
  5. Internet off, pretrained weights asked for and none attached: train.ipynb stops at the preflight, before the
     image cache, with the advice.
-Usage: kaggle_sim.py [--python PY] [--sessions 1,2,3,4,5] [--bundle DIR]
+Usage: kaggle_sim.py [--python PY] [--sessions 1,2,3,4,5,6] [--bundle DIR]
   PY runs papermill and so the kernel (default: this Python). DIR (a charm-kaggle-bundle folder) is attached as a
   dataset, and PY must not have charm_xray yet: the notebooks' install cell installs it from there, as on a Kaggle
   notebook with the internet off.
@@ -23,7 +23,7 @@ import argparse, json, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 p = argparse.ArgumentParser()
-p.add_argument('--python', default=sys.executable); p.add_argument('--sessions', default='1,2,3,4,5')
+p.add_argument('--python', default=sys.executable); p.add_argument('--sessions', default='1,2,3,4,5,6')
 p.add_argument('--bundle', default=None)
 a = p.parse_args()
 sessions = {int(s) for s in a.sessions.split(',')}
@@ -93,10 +93,14 @@ check('Validation mean-class AUC' in out.split('The 2 training processes finishe
 shutil.copytree(run1, earlier)
 
 if 2 in sessions:
-    print("== session 2: test.ipynb evaluates the attached output; train.ipynb resumes from it")
+    print("== session 2: test.ipynb evaluates the attached output")
     new_session()
     out = run('test.ipynb', QUICK=True)
     check(f'Checkpoint: {earlier}/best.pth' in out and 'official test list' in out, 'test.ipynb evaluated the attached best.pth')
+
+if 6 in sessions:
+    print("== session 6: train.ipynb resumes from the attached finished output")
+    new_session()
     out = run('train.ipynb', QUICK=True, CONFIG=TINY)
     check('Continuing the earlier run' in out and 'Stage 1 finished in an earlier session' in out
           and 'Stage 2 finished in an earlier session' in out, 'train.ipynb continued the attached run and skipped both stages')
