@@ -60,10 +60,10 @@ def main():
     t_train = time.time() - t0
     runs = {}
     for name, kw in [('Grad-CAM, online pathway', dict(method='gradcam')),
-                     ('Grad-CAM, momentum pathway', dict(method='gradcam', momentum=True)),
+                     ('Grad-CAM, momentum pathway', dict(method='gradcam', pathway='momentum')),
                      ('CHARM attention map, online pathway', dict(method='attention'))]:
         t1 = time.time()
-        runs[name] = localize(ckpt, **kw, plot=out/f"localize_{kw['method']}{'_momentum' if kw.get('momentum') else ''}.png")
+        runs[name] = localize(ckpt, **kw, plot=out/f"localize_{kw['method']}{'_momentum' if kw.get('pathway') == 'momentum' else ''}.png")
         runs[name]['seconds'] = time.time() - t1
         print(name); print(format_localization(runs[name]))
     (out/'localize.json').write_text(json.dumps(runs, indent=1))

@@ -52,7 +52,7 @@ def breakdown(model, bs, size):
         model.fusion(q, vals, sims, mask).sum().backward()
         model.bank.enqueue(f[:bs // 4], torch.zeros(bs // 4, model.n_out))
     def momentum_fwd():
-        with torch.no_grad(): model.encode(x, momentum=True)
+        with torch.no_grad(): model.encode(x, 'momentum')
     return {'momentum forward (no grad)': ms(momentum_fwd), 'EMA update': ms(lambda: ema_update(model.momentum, model.online(), 0.99, tensors)),
             'attention (fwd+bwd)': ms(attention), 'bank: retrieve + fuse + enqueue': ms(bank)}
 

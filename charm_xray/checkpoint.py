@@ -25,8 +25,8 @@ from .comm import charm_model
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'SESSION_SETTINGS', 'save_checkpoint', 'load_checkpoint', 'portable_config',
-           'learner_from_checkpoint', 'CharmCheckpoint', 'ResumableCSVLogger', 'reconcile_resume', 'RestoreOptimizer',
-           'SkipEpochs']
+           'learner_from_checkpoint', 'thresholds_from_checkpoint', 'CharmCheckpoint', 'ResumableCSVLogger',
+           'reconcile_resume', 'RestoreOptimizer', 'SkipEpochs']
 
 # %% ../nbs/11_checkpoint.ipynb #3f429477
 CHECKPOINT_FORMAT = 'charm-xray-checkpoint/1'
@@ -83,20 +83,34 @@ def portable_config(cfg:CharmConfig, # A configuration stored in a checkpoint
 def learner_from_checkpoint(path:str|Path,   # A checkpoint written by charm-train
                             data:str|None=None, # NIH folder to use instead of the one stored in the checkpoint
                             bs:int|None=None,   # Batch size (default: the config's `test_bs`)
-                            cache:str|None=None # Image cache to use instead of the recorded one
+                            cache:str|None=None, # Image cache to use instead of the recorded one
+                            dls=None            # A function of the config that makes the DataLoaders (None: the run's data)
                            ) -> tuple[CharmLearner, CharmConfig, dict]:
-    "Rebuild `(learner, config, checkpoint)` from a checkpoint: its model, momentum copy and memory bank, on its data split."
+    "Rebuild `(learner, config, checkpoint)` from a checkpoint: its model, momentum copy and memory bank, on its data split (or on `dls(cfg)`)."
     state = load_checkpoint(path)
     cfg = CharmConfig().update(**state['config'], _source=f'checkpoint {path}')
     if data is not None: cfg = cfg.update(data=str(data), cache=cache)
     elif cache is not None: cfg = cfg.update(cache=str(cache))
-    cfg = portable_config(cfg, path)
-    learn = learner_from_config(cfg, dataloaders_from_config(cfg, bs or cfg.test_bs), pretrained=False)
+    if dls is None: cfg = portable_config(cfg, path)   # only the run's own data needs its folder here
+    learn = learner_from_config(cfg, dataloaders_from_config(cfg, bs or cfg.test_bs) if dls is None else dls(cfg), pretrained=False)
     try: learn.model.load_state_dict(state['model'])
     except RuntimeError as e:
         raise CharmError(f"Checkpoint {path} does not match a {cfg.arch} CHARM model: "
                          f"{str(e).strip().splitlines()[0]}") from None
     return learn, cfg, state
+
+# %% ../nbs/11_checkpoint.ipynb #f8737daf
+def thresholds_from_checkpoint(state:dict # A checkpoint as `load_checkpoint` returns it
+                              ) -> np.ndarray:
+    "The per-finding decision thresholds stored in `state['info']['thresholds']` ({finding: t}); 0.5 each when absent."
+    th = (state.get('info') or {}).get('thresholds')
+    if not th:
+        print("note: this checkpoint stores no decision thresholds; using 0.5 for every finding.")
+        return np.full(len(LABELS), 0.5)
+    missing = [l for l in LABELS if l not in th]
+    if missing: print(f"note: no stored threshold for {', '.join(missing)}; using 0.5 for those.")
+    return np.array([float(th.get(l, 0.5)) for l in LABELS])
+
 
 # %% ../nbs/11_checkpoint.ipynb #8a09ddf1
 class CharmCheckpoint(SaveModelCallback):

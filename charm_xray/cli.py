@@ -242,7 +242,7 @@ def charm_predict(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--cam', help='Write one Grad-CAM overlay PNG per image (for its top finding) to this folder')
     p.add_argument('--batch-size', type=int, default=16, help='Batch size')
     a = p.parse_args(argv)
-    from charm_xray.localize import predict, format_predictions
+    from charm_xray.predict import predict, format_predictions
     results, errors = predict(a.checkpoint, a.images, cam_dir=a.cam, bs=a.batch_size)
     if results: print(format_predictions(results))
     if a.json: durable_write(a.json, json.dumps(results, indent=2))
@@ -258,13 +258,14 @@ def charm_localize(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('checkpoint', help='Checkpoint written by charm-train (best.pth)')
     p.add_argument('--data', help='NIH folder with BBox_List_2017.csv (default: the one stored in the checkpoint)')
     p.add_argument('--method', default='gradcam', choices=['gradcam', 'attention'], help="Grad-CAM per finding, or CHARM's attention map")
-    p.add_argument('--momentum', action='store_true', help='Explain the momentum (EMA) pathway instead of the online one')
+    p.add_argument('--pathway', default='online', choices=('online', 'momentum'), help='Explain the online pathway or the momentum (EMA) one')
+    p.add_argument('--momentum', dest='pathway', action='store_const', const='momentum', help=argparse.SUPPRESS)  # the old flag: --pathway momentum
     p.add_argument('--batch-size', type=int, default=16, help='Batch size')
     p.add_argument('--json', help='Also write the scores as JSON to this file')
     p.add_argument('--plot', help='Save a grid of heatmap overlays with the true boxes to this PNG')
     a = p.parse_args(argv)
     from charm_xray.localize import localize, format_localization
-    res = localize(a.checkpoint, data=a.data, method=a.method, batch_size=a.batch_size, momentum=a.momentum, plot=a.plot)
+    res = localize(a.checkpoint, data=a.data, method=a.method, batch_size=a.batch_size, pathway=a.pathway, plot=a.plot)
     print(format_localization(res))
     if a.json: durable_write(a.json, json.dumps(res, indent=2))
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Callable
 
 # %% auto #0
-__all__ = ['LABELS', 'DISPLAY_NAMES', 'NO_FINDING', 'TRUE_TEXT', 'FALSE_TEXT', 'PAPER_RECIPE', 'PAPER_GRID', 'CharmError',
-           'parse_labels', 'labels_to_vector', 'report_errors', 'parse_bool', 'durable_write', 'CharmConfig']
+__all__ = ['LABELS', 'DISPLAY_NAMES', 'NO_FINDING', 'BBOX_NAME', 'BBOX_FINDINGS', 'TRUE_TEXT', 'FALSE_TEXT', 'PAPER_RECIPE',
+           'PAPER_GRID', 'CharmError', 'parse_labels', 'labels_to_vector', 'report_errors', 'parse_bool',
+           'durable_write', 'CharmConfig']
 
 # %% ../nbs/00_core.ipynb #6b376de0
 LABELS = ['Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration', 'Mass', 'Nodule', 'Pneumonia',
@@ -24,6 +25,13 @@ DISPLAY_NAMES = {l: l.replace('_', ' ') for l in LABELS}
 "Human-readable names for tables and plots (`Pleural_Thickening` → `Pleural Thickening`)."
 
 NO_FINDING = 'No Finding'
+
+# %% ../nbs/00_core.ipynb #3576f658
+BBOX_NAME = 'BBox_List_2017.csv'
+"The name of NIH's box list, beside `Data_Entry_2017.csv`."
+
+BBOX_FINDINGS = ['Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration', 'Mass', 'Nodule', 'Pneumonia', 'Pneumothorax']
+"The 8 findings NIH drew boxes for, in `LABELS` order."
 
 # %% ../nbs/00_core.ipynb #2d1f8999
 class CharmError(Exception):

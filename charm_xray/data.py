@@ -14,14 +14,14 @@ from fastcore.parallel import parallel
 from fastai.vision.all import (PILImage, DataBlock, ImageBlock, MultiCategoryBlock, IndexSplitter,
                                Resize, aug_transforms, Normalize, imagenet_stats, defaults)
 from .core import *
-from .synthetic import demo_data, BBOX_NAME  # the generator writes the box file too
+from .synthetic import demo_data
 
 # %% auto #0
 __all__ = ['CSV_NAMES', 'LIST_NAMES', 'REQUIRED_COLUMNS', 'CACHE_MANIFEST', 'REAL_NIH_SHARED', 'REAL_NIH_FIXTURES', 'nih_root',
            'nih_csv', 'find_images', 'labels_matrix', 'read_nih', 'read_list', 'subsample', 'nih_splits',
            'paper_splits', 'read_bbox', 'load_gray', 'load_xray', 'XrayImage', 'XrayResize', 'LabelReader', 'xray_path',
-           'nih_dataloaders', 'nih_test_dl', 'check_nih_folder', 'dataloaders_from_config', 'class_stats',
-           'plot_class_stats', 'cache_manifest', 'prepare_cache', 'use_cache', 'real_nih_sample']
+           'xray_datablock', 'nih_dataloaders', 'nih_test_dl', 'check_nih_folder', 'dataloaders_from_config',
+           'class_stats', 'plot_class_stats', 'cache_manifest', 'prepare_cache', 'use_cache', 'real_nih_sample']
 
 # %% ../nbs/02_data.ipynb #181169c4
 CSV_NAMES = ('Data_Entry_2017_v2020.csv', 'Data_Entry_2017.csv')
@@ -264,6 +264,17 @@ def xray_path(o # A row of the NIH table (with a `path` column) or an image path
     "The image file of `o`: its `path` column for a table row, else `o` itself, so `learn.predict('x.png')` works."
     return o['path'] if isinstance(o, (pd.Series, dict)) else o
 
+# %% ../nbs/02_data.ipynb #487b7d22
+def xray_datablock(columns:list,  # Columns of the item table (a `path` column and the `LABELS` columns)
+                   valid_idx,     # Positions of the validation rows in the table
+                   size:int=256,  # Image side fed to the network
+                   tfms:list=()   # Batch augmentations, applied before the ImageNet normalisation
+                  ) -> DataBlock:
+    "The `DataBlock` of charm-xray: `XrayImage` in, the 14 labels out, `XrayResize(size)`, `tfms`, ImageNet normalisation."
+    return DataBlock(blocks=(ImageBlock(cls=XrayImage), MultiCategoryBlock(encoded=True, vocab=LABELS)),
+                     get_x=xray_path, get_y=LabelReader(columns), splitter=IndexSplitter(valid_idx),
+                     item_tfms=XrayResize(size), batch_tfms=[*tfms, Normalize.from_stats(*imagenet_stats)])
+
 # %% ../nbs/02_data.ipynb #16071d6c
 def nih_dataloaders(path:str|Path|None=None, # The NIH folder (None: the synthetic `demo_data()`)
                     size:int=256,        # Image side fed to the network
@@ -288,12 +299,8 @@ def nih_dataloaders(path:str|Path|None=None, # The NIH folder (None: the synthet
     if cache is not None: train, valid, test = use_cache(cache, size, train, valid, test)
     items = pd.concat([train, valid], ignore_index=True)
     tfms = aug_transforms(do_flip=flip, max_rotate=max_rotate, max_zoom=max_zoom, max_lighting=max_lighting, max_warp=0.) if aug else []
-    dblock = DataBlock(blocks=(ImageBlock(cls=XrayImage), MultiCategoryBlock(encoded=True, vocab=LABELS)),
-                       get_x=xray_path, get_y=LabelReader(items.columns),
-                       splitter=IndexSplitter(range(len(train), len(items))),
-                       item_tfms=XrayResize(size), batch_tfms=[*tfms, Normalize.from_stats(*imagenet_stats)])
     if num_workers is not None: kwargs['num_workers'] = num_workers
-    dls = dblock.dataloaders(items, bs=bs, **kwargs)
+    dls = xray_datablock(items.columns, range(len(train), len(items)), size, tfms).dataloaders(items, bs=bs, **kwargs)
     dls.test_items = test
     return dls
 

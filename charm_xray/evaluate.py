@@ -15,11 +15,10 @@ from .core import LABELS, DISPLAY_NAMES, CharmError
 from .data import nih_test_dl, subsample
 from .metrics import (auc_report, per_class_auc, per_finding, mean_class_auc, micro_auc, threshold_metrics, calibration_error,
                                 apply_temperature)
-from .checkpoint import learner_from_checkpoint
+from .checkpoint import learner_from_checkpoint, thresholds_from_checkpoint
 
 # %% auto #0
-__all__ = ['SPLIT_NAMES', 'thresholds_from_checkpoint', 'evaluate', 'format_report', 'report_json', 'roc_style',
-           'plot_roc_curves', 'plot_history']
+__all__ = ['SPLIT_NAMES', 'evaluate', 'format_report', 'report_json', 'roc_style', 'plot_roc_curves', 'plot_history']
 
 # %% ../nbs/12_evaluate.ipynb #aaa3b05a
 SPLIT_NAMES = dict(
@@ -27,17 +26,6 @@ SPLIT_NAMES = dict(
     valid='validation split (patient-wise hold-out of the training images)',
     paper="paper's split: the RandomSplitter(0.125, seed=85) part of the held-out 20 % of patients (the protocol of the paper's 0.8752)")
 "What each `split` of `evaluate` is, in the words every report uses."
-
-def thresholds_from_checkpoint(state:dict # A checkpoint as `load_checkpoint` returns it
-                              ) -> np.ndarray:
-    "The per-finding decision thresholds stored in `state['info']['thresholds']` ({finding: t}); 0.5 each when absent."
-    th = (state.get('info') or {}).get('thresholds')
-    if not th:
-        print("note: this checkpoint stores no decision thresholds; using 0.5 for every finding.")
-        return np.full(len(LABELS), 0.5)
-    missing = [l for l in LABELS if l not in th]
-    if missing: print(f"note: no stored threshold for {', '.join(missing)}; using 0.5 for those.")
-    return np.array([float(th.get(l, 0.5)) for l in LABELS])
 
 def _paper_auc(t, p) -> float:
     "scikit-learn's macro `roc_auc_score` over the findings, as the paper computed it (nan if a finding has one class only)."

@@ -8,6 +8,7 @@ Docs: https://charm-xray.github.io/charm-xray/learner.html.md"""
 from __future__ import annotations
 import inspect
 from pathlib import Path
+import numpy as np
 import torch
 import matplotlib.pyplot as plt
 import torch.nn.functional as F
@@ -24,7 +25,8 @@ from .model import CharmModel
 from .callbacks import MomentumUpdate, MemoryBankCallback
 
 # %% auto #0
-__all__ = ['charm_splitter', 'class_auc_metric', 'ChannelsLastBatches', 'CharmLearner', 'charm_learner', 'learner_from_config']
+__all__ = ['charm_splitter', 'class_auc_metric', 'scale_heatmaps', 'batch_images', 'show_overlay', 'ChannelsLastBatches',
+           'CharmLearner', 'charm_learner', 'learner_from_config']
 
 # %% ../nbs/09_learner.ipynb #01f3e962
 def charm_splitter(m:CharmModel # The model to split
@@ -42,6 +44,38 @@ def class_auc_metric(i:int,             # Index of the finding in `labels`
     m = AccumMetric(_auc, flatten=False, activation=ActivationType.Sigmoid)
     m.name = f"auc_{labels[i]}"
     return m
+
+# %% ../nbs/09_learner.ipynb #d2f69760
+def scale_heatmaps(maps:torch.Tensor, # (B,h,w) or (B,1,h,w) maps on the feature grid
+                   size               # (H, W) of the images
+                  ) -> torch.Tensor:  # (B,H,W) float maps in [0, 1]
+    "Maps upsampled bilinearly to `size` and scaled to [0, 1] each (a constant map becomes 0)."
+    m = maps[:, None] if maps.ndim == 3 else maps
+    h = F.interpolate(m.float(), size=tuple(size), mode='bilinear', align_corners=False)[:, 0]
+    lo = h.flatten(1).min(1).values[:, None, None]; hi = h.flatten(1).max(1).values[:, None, None]
+    return torch.where(hi > lo, ((h - lo) / (hi - lo).clamp_min(1e-12)).clamp(0, 1), torch.zeros_like(h))
+
+def batch_images(dl,                # The DataLoader that made `x`
+                 x:torch.Tensor     # A normalised batch (B,3,H,W)
+                ) -> np.ndarray:    # (B,H,W,3) uint8 images
+    "The batch `x` as images to draw, undoing `dl`'s normalisation."
+    img = dl.after_batch.decode((x,))[0].cpu().as_subclass(torch.Tensor).float()
+    img = img if img.max() > 1 else img * 255
+    return img.clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+
+def show_overlay(image,                 # The X-ray, (H,W,3) uint8 (one of `batch_images`)
+                 heat=None,             # A (H,W) map in [0, 1] to draw over it (None: the image alone)
+                 ax=None,               # Matplotlib axes to draw on (None: a new figure of `figsize`)
+                 title:str='',          # Axes title
+                 alpha:float=0.4,       # Opacity of the map
+                 figsize:tuple=(4, 4)   # Size of the new figure when `ax` is None
+                ):
+    "Draw `heat` over the X-ray `image` (jet colours on a fixed 0-1 scale, axes off); returns the axes."
+    if ax is None: _, ax = plt.subplots(figsize=figsize)
+    ax.imshow(image)
+    if heat is not None: ax.imshow(heat, cmap='jet', alpha=alpha, vmin=0, vmax=1)
+    ax.axis('off'); ax.set_title(title, fontsize=8)
+    return ax
 
 # %% ../nbs/09_learner.ipynb #07af6a1e
 class ChannelsLastBatches(ChannelsLast):
@@ -76,16 +110,10 @@ class CharmLearner(Learner):
         self.model.eval()
         with torch.no_grad(): probs = torch.sigmoid(self.model(x))[0].float().cpu().as_subclass(torch.Tensor)
         att = self.model.last_attention
-        img = dl.after_batch.decode((x,))[0][0].cpu()
-        if ax is None: _, ax = plt.subplots(figsize=(4, 4))
-        ax.imshow(img.permute(1, 2, 0).clamp(0, 255).byte().numpy() if img.max() > 1 else img.permute(1, 2, 0).numpy())
-        if att is not None:
-            a = F.interpolate(att.float(), size=img.shape[-2:], mode='bilinear', align_corners=False)[0, 0].cpu()
-            ax.imshow(a.numpy(), cmap='jet', alpha=alpha)
+        heat = None if att is None else scale_heatmaps(att, x.shape[-2:])[0].cpu().numpy()
         best = probs.argsort(descending=True)[:top]
-        ax.set_title(', '.join(f"{DISPLAY_NAMES[LABELS[i]]} {float(probs[i]):.2f}" for i in best), fontsize=8)
-        ax.axis('off')
-        return ax
+        return show_overlay(batch_images(dl, x)[0], heat, ax=ax, alpha=alpha,
+                            title=', '.join(f"{DISPLAY_NAMES[LABELS[i]]} {float(probs[i]):.2f}" for i in best))
 
 # %% ../nbs/09_learner.ipynb #cb02d62e
 _MODEL_SETTINGS = [a for a in inspect.signature(CharmModel).parameters if a not in ('arch', 'n_out', 'pretrained', 'body')]

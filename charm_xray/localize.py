@@ -1,4 +1,4 @@
-"""Grad-CAM and attention heatmaps for any finding, localisation scored against NIH's boxes as Wang et al. (2017) did, and prediction on your own images with the checkpoint's decision thresholds.
+"""Grad-CAM and attention heatmaps for any finding, and localisation scored against NIH's boxes as Wang et al. (2017) did.
 
 Docs: https://charm-xray.github.io/charm-xray/localize.html.md"""
 
@@ -14,24 +14,16 @@ from matplotlib.patches import Rectangle
 from scipy import ndimage
 from fastcore.basics import patch
 from fastai.callback.hook import hook_output
-from fastai.data.block import DataBlock
-from fastai.data.transforms import IndexSplitter
-from fastai.vision.data import ImageBlock
-from fastai.data.block import MultiCategoryBlock
-from fastai.vision.augment import Normalize
-from fastai.vision.core import imagenet_stats
-from .core import LABELS, DISPLAY_NAMES, CharmConfig, CharmError
-from .data import read_bbox, load_gray, XrayImage, XrayResize, LabelReader, xray_path
-from .synthetic import demo_data, BBOX_FINDINGS
-from .learner import CharmLearner, learner_from_config
-from .checkpoint import learner_from_checkpoint, load_checkpoint
-from .metrics import apply_temperature
-from .evaluate import thresholds_from_checkpoint
+from .core import LABELS, DISPLAY_NAMES, BBOX_FINDINGS, CharmError
+from .data import read_bbox
+from .synthetic import demo_data
+from .model import check_pathway, using_pathway
+from .learner import CharmLearner, scale_heatmaps, batch_images, show_overlay
+from .checkpoint import learner_from_checkpoint
 
 # %% auto #0
-__all__ = ['IOBB_T', 'IMAGE_SUFFIXES', 'gradcam', 'attention_heatmap', 'heatmaps', 'heatmap_box', 'iobb', 'pointing_hit',
-           'localization_scores', 'localization_cases', 'plot_localization', 'localize', 'format_localization',
-           'expand_images', 'predict_images', 'format_predictions', 'image_dataloaders', 'predict']
+__all__ = ['IOBB_T', 'gradcam', 'attention_heatmap', 'heatmaps', 'heatmap_box', 'iobb', 'pointing_hit', 'localization_scores',
+           'localization_cases', 'plot_localization', 'localize', 'format_localization']
 
 # %% ../nbs/14_localize.ipynb #bde856a9
 def _finding_index(finding) -> int:
@@ -44,66 +36,41 @@ def _finding_index(finding) -> int:
         if l.lower() == key: return i
     raise CharmError(f"Unknown finding {finding!r}. Known findings: {', '.join(LABELS)}.")
 
-def _norm01(h:torch.Tensor) -> torch.Tensor:
-    "Scale each map of `h` (B,H,W) to [0, 1] (a constant map becomes 0)."
-    lo = h.flatten(1).min(1).values[:, None, None]; hi = h.flatten(1).max(1).values[:, None, None]
-    return torch.where(hi > lo, ((h - lo) / (hi - lo).clamp_min(1e-12)).clamp(0, 1), torch.zeros_like(h))
-
-def _upsample(m:torch.Tensor, size) -> torch.Tensor:
-    "(B,1,h,w) or (B,h,w) maps upsampled bilinearly to `size` (H, W), as (B,H,W) float."
-    m = m[:, None] if m.ndim == 3 else m
-    return F.interpolate(m.float(), size=tuple(size), mode='bilinear', align_corners=False)[:, 0]
-
-def _pathway(model, momentum:bool):
-    "The `[body, attention]` modules of the online pathway, or of the momentum pathway when `momentum`."
-    if momentum and model.momentum is None:
-        raise CharmError("This model has no momentum pathway (it was trained with momentum=0): use momentum=False.")
-    return list(model.momentum) if momentum else model.online()
-
-class _eval_pathway:
-    "Context: model in eval mode, its forward using the momentum pathway when `momentum`; restored afterwards."
-    def __init__(self, model, momentum): self.model, self.momentum = model, momentum
-    def __enter__(self):
-        self.training, self.ema = self.model.training, self.model.use_ema_for_eval
-        self.model.eval(); self.model.use_ema_for_eval = self.momentum
-    def __exit__(self, *a):
-        self.model.use_ema_for_eval = self.ema; self.model.train(self.training); self.model.clear_state()
-
 # %% ../nbs/14_localize.ipynb #cb93d3c9
-def gradcam(learn,              # A `CharmLearner` (or any fastai learner with a `CharmModel`)
-            x:torch.Tensor,     # A normalised batch (B,3,H,W), as the learner's DataLoaders make it
-            finding,            # The finding to explain: name or index in `LABELS`
-            momentum:bool=False # Explain the momentum (EMA) pathway instead of the online one
-           ) -> torch.Tensor:   # (B,H,W) heatmaps in [0, 1] at the input's resolution
+def gradcam(learn,                # A `CharmLearner` (or any fastai learner with a `CharmModel`)
+            x:torch.Tensor,       # A normalised batch (B,3,H,W), as the learner's DataLoaders make it
+            finding,              # The finding to explain: name or index in `LABELS`
+            pathway:str='online'  # Explain the 'online' or the 'momentum' (EMA) pathway
+           ) -> torch.Tensor:     # (B,H,W) heatmaps in [0, 1] at the input's resolution
     "Grad-CAM of one finding's logit on the feature map after CHARM's spatial attention."
     model, i = learn.model, _finding_index(finding)
-    att = _pathway(model, momentum)[1]
+    att = model.pathway(pathway)[1]
     x = x.detach().as_subclass(torch.Tensor).clone().requires_grad_(True)
-    with _eval_pathway(model, momentum), torch.enable_grad(), hook_output(att, detach=False) as h:
+    with using_pathway(model, pathway), torch.enable_grad(), hook_output(att, detach=False) as h:
         logits = model(x)
         act = h.stored
         grad, = torch.autograd.grad(logits[:, i].sum(), act)
     cam = (grad.mean((2, 3), keepdim=True) * act).sum(1).detach()
     pos = (cam > 0).flatten(1).any(1)[:, None, None]
     cam = torch.where(pos, F.relu(cam), cam)  # no positive evidence at all: keep the raw map, so its maximum still points somewhere
-    return _norm01(_upsample(cam, x.shape[-2:])).cpu()
+    return scale_heatmaps(cam, x.shape[-2:]).cpu()
 
-def attention_heatmap(learn,              # A `CharmLearner` whose model has spatial attention
-                      x:torch.Tensor,     # A normalised batch (B,3,H,W)
-                      momentum:bool=False # The momentum (EMA) pathway's attention instead of the online one
-                     ) -> torch.Tensor:   # (B,H,W) maps in [0, 1] at the input's resolution
+def attention_heatmap(learn,                # A `CharmLearner` whose model has spatial attention
+                      x:torch.Tensor,       # A normalised batch (B,3,H,W)
+                      pathway:str='online'  # The 'online' or the 'momentum' (EMA) pathway's attention
+                     ) -> torch.Tensor:     # (B,H,W) maps in [0, 1] at the input's resolution
     "CHARM's own spatial attention map (the same for every finding), upsampled to the input and scaled to [0, 1]."
-    body, att = _pathway(learn.model, momentum)
-    with _eval_pathway(learn.model, momentum), torch.no_grad():
+    body, att = learn.model.pathway(pathway)
+    with using_pathway(learn.model, pathway), torch.no_grad():
         att(body(x.as_subclass(torch.Tensor)))
         a = getattr(att, 'last_attention', None)
     if a is None: raise CharmError("This model has no spatial attention (attention=None): use method='gradcam'.")
-    return _norm01(_upsample(a, x.shape[-2:])).cpu()
+    return scale_heatmaps(a, x.shape[-2:]).cpu()
 
-def heatmaps(learn, x, finding=None, method:str='gradcam', momentum:bool=False) -> torch.Tensor:
-    "Heatmaps of `method` ('gradcam' for `finding`, or 'attention') for the batch `x`, (B,H,W) in [0, 1]."
-    if method == 'gradcam': return gradcam(learn, x, finding, momentum=momentum)
-    if method == 'attention': return attention_heatmap(learn, x, momentum=momentum)
+def heatmaps(learn, x, finding=None, method:str='gradcam', pathway:str='online') -> torch.Tensor:
+    "Heatmaps of `method` ('gradcam' for `finding`, or 'attention') of `pathway` for the batch `x`, (B,H,W) in [0, 1]."
+    if method == 'gradcam': return gradcam(learn, x, finding, pathway=pathway)
+    if method == 'attention': return attention_heatmap(learn, x, pathway=pathway)
     raise CharmError(f"Unknown heatmap method {method!r}: use 'gradcam' or 'attention'.")
 
 # %% ../nbs/14_localize.ipynb #24ff39d2
@@ -171,16 +138,10 @@ def localization_scores(heatmaps:list,       # One (H,W) heatmap per case (an im
                 overall=_score(df) if len(df) else None)
 
 # %% ../nbs/14_localize.ipynb #fb989cbd
-def _unnormalise(dl, x) -> np.ndarray:
-    "The batch `x` as (B,H,W,3) uint8 images, undoing the DataLoader's normalisation."
-    img = dl.after_batch.decode((x,))[0].cpu().as_subclass(torch.Tensor).float()
-    img = img if img.max() > 1 else img * 255
-    return img.clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-
 def localization_cases(learn,               # A `CharmLearner` with the test split in `learn.dls.test_items`
                        boxes:pd.DataFrame,  # Output of `read_bbox`
                        method:str='gradcam', # 'gradcam' or 'attention'
-                       momentum:bool=False, # Use the momentum pathway
+                       pathway:str='online', # 'online' or 'momentum' (EMA) pathway
                        batch_size:int=16,   # Images per batch
                        orig_size:int=1024,  # Side of the images the boxes were drawn on (NIH: 1024)
                        keep:int=2           # Images and heatmaps kept for plotting, per finding
@@ -197,14 +158,14 @@ def localization_cases(learn,               # A `CharmLearner` with the test spl
         dl = learn.dls.test_dl(rows, bs=batch_size)
         names = list(rows['Image Index'])
         for xb, *_ in dl:
-            hm = heatmaps(learn, xb, f, method=method, momentum=momentum).numpy()
+            hm = heatmaps(learn, xb, f, method=method, pathway=pathway).numpy()
             imgs = None
             for k in range(len(xb)):
                 name, s = names.pop(0), hm.shape[-1] / orig_size
                 tb = [tuple(v * s for v in r) for r in fb.loc[fb['Image Index'] == name, ['x', 'y', 'w', 'h']].itertuples(index=False)]
                 c = dict(image=name, finding=f, boxes=tb, heatmap=hm[k], pred_box=heatmap_box(hm[k]))
                 if sum(o['finding'] == f for o in cases if 'pixels' in o) < keep:
-                    imgs = _unnormalise(dl, xb) if imgs is None else imgs
+                    imgs = batch_images(dl, xb) if imgs is None else imgs
                     c['pixels'] = imgs[k]
                 cases.append(c)
     return cases
@@ -223,13 +184,12 @@ def plot_localization(cases:list,        # Cases from `localization_cases` (thos
     fig, axs = plt.subplots(nrows, ncols, figsize=(3 * ncols, 3.2 * nrows), squeeze=False)
     for ax in axs.flat: ax.axis('off')
     for ax, c in zip(axs.flat, cs):
-        ax.imshow(c['pixels']); ax.imshow(c['heatmap'], cmap='jet', alpha=alpha, vmin=0, vmax=1)
+        show_overlay(c['pixels'], c['heatmap'], ax=ax, alpha=alpha, title=f"{DISPLAY_NAMES.get(c['finding'], c['finding'])}\n{c['image']}")
         for x, y, w, h in c['boxes']: ax.add_patch(Rectangle((x - .5, y - .5), w, h, fill=False, ec='lime', lw=1.5))
         if c['pred_box'] is not None:
             x, y, w, h = c['pred_box']; ax.add_patch(Rectangle((x - .5, y - .5), w, h, fill=False, ec='red', lw=1, ls='--'))
         r, k = np.unravel_index(int(np.argmax(c['heatmap'])), c['heatmap'].shape)
         ax.plot(k, r, 'w+', ms=8, mew=2)
-        ax.set_title(f"{DISPLAY_NAMES.get(c['finding'], c['finding'])}\n{c['image']}", fontsize=8)
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -239,17 +199,18 @@ def localize(checkpoint:str|Path,   # A checkpoint written by charm-train
              data:str|None=None,    # NIH folder with `BBox_List_2017.csv` (default: the one stored in the checkpoint)
              method:str='gradcam',  # 'gradcam' (per finding) or 'attention' (CHARM's attention map)
              batch_size:int=16,     # Images per batch
-             momentum:bool=False,   # Explain the momentum (EMA) pathway
+             pathway:str='online',  # Explain the 'online' or the 'momentum' (EMA) pathway
              thresh:float=0.5,      # `heatmap_box` threshold (fraction of the heatmap's maximum)
              plot:str|Path|None=None # Save a grid of overlays with the true boxes to this PNG
             ) -> dict:
     "Score a checkpoint's heatmaps against NIH's boxes on its test list: IoBB accuracies and pointing game, with the centre baseline."
     if method not in ('gradcam', 'attention'): raise CharmError(f"Unknown heatmap method {method!r}: use 'gradcam' or 'attention'.")
+    check_pathway(pathway)
     learn, cfg, state = learner_from_checkpoint(checkpoint, data=data, bs=batch_size)
     root = Path(cfg.data) if cfg.data else demo_data()
-    cases = localization_cases(learn, read_bbox(root), method=method, momentum=momentum, batch_size=batch_size,
+    cases = localization_cases(learn, read_bbox(root), method=method, pathway=pathway, batch_size=batch_size,
                                keep=2 if plot else 0)
-    res = dict(checkpoint=str(checkpoint), data=str(root), method=method, pathway='momentum' if momentum else 'online',
+    res = dict(checkpoint=str(checkpoint), data=str(root), method=method, pathway=pathway,
                n_images=len({c['image'] for c in cases}), n_cases=len(cases),
                **localization_scores([c['heatmap'] for c in cases], [c['boxes'] for c in cases],
                                      [c['finding'] for c in cases], thresh=thresh))
@@ -271,146 +232,22 @@ def format_localization(res:dict # Output of `localize` (or of `localization_sco
             f"; {res.get('n_cases', res['overall']['n'])} boxed cases; centre baseline in brackets")
     return head + '\n' + pd.DataFrame(rows).to_string(index=False)
 
-# %% ../nbs/14_localize.ipynb #166e18c0
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
-"Image files a folder passed to `predict_images` expands to."
-
-def expand_images(images:list # Image files and folders
-                 ) -> tuple[list[Path], list[str]]:
-    "Files to predict (a folder expands to its PNG/JPEG images, sorted) and one error line per path that is not there."
-    out, errors = [], []
-    for p in map(Path, [images] if isinstance(images, (str, Path)) else images):
-        if p.is_dir():
-            fs = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-            if not fs: errors.append(f"{p}: folder holds no PNG or JPEG images")
-            out += fs
-        elif p.exists(): out.append(p)
-        else: errors.append(f"{p}: not found")
-    return out, errors
-
-# %% ../nbs/14_localize.ipynb #d6197c09
-def _cam_name(cam_dir:Path, fn:Path, used:set) -> Path:
-    "A unique `<stem>_cam.png` in `cam_dir` for image `fn`."
-    out, k = cam_dir/f'{fn.stem}_cam.png', 1
-    while out in used: k += 1; out = cam_dir/f'{fn.stem}_{k}_cam.png'
-    used.add(out); return out
-
-def _save_overlay(fn:Path, pixels:np.ndarray, heat:np.ndarray, title:str, alpha:float=0.4):
-    fig, ax = plt.subplots(figsize=(4, 4.3))
-    ax.imshow(pixels); ax.imshow(heat, cmap='jet', alpha=alpha, vmin=0, vmax=1); ax.axis('off')
-    ax.set_title(title, fontsize=8); fig.tight_layout(); fig.savefig(fn, dpi=100); plt.close(fig)
-
-def predict_images(learn,                 # A `CharmLearner`
-                   images:list,           # Image files or folders (PNG/JPEG, 8/16-bit, gray/RGB/RGBA, any size)
-                   thresholds=None,       # Decision threshold per finding (None: 0.5 each)
-                   cam_dir:str|Path|None=None, # Write one Grad-CAM overlay PNG per image here (top finding)
-                   bs:int=16,             # Batch size
-                   temperature:float|None=None # Divide the logits by this temperature (fitted on validation; None: 1)
-                  ) -> tuple[list[dict], list[str]]:
-    "Probabilities, thresholds and positive findings per image, and one error line per missing or unreadable image."
-    files, errors = expand_images(images)
-    good = []
-    for f in files:
-        try: load_gray(f); good.append(f)
-        except CharmError as e: errors.append(f"{f}: {e}")
-    th = np.full(len(LABELS), 0.5) if thresholds is None else np.asarray(thresholds, dtype=float).reshape(-1)
-    if len(th) != len(LABELS): raise CharmError(f"{len(th)} thresholds given; need one per finding ({len(LABELS)}).")
-    if cam_dir is not None: cam_dir = Path(cam_dir); cam_dir.mkdir(parents=True, exist_ok=True)
-    results, used = [], set()
-    if not good: return results, errors
-    model = learn.model
-    dl = learn.dls.test_dl([str(f) for f in good], bs=bs)
-    todo = list(good)
-    for xb, *_ in dl:
-        with _eval_pathway(model, model.use_ema_for_eval), torch.no_grad():
-            probs = torch.sigmoid(model(xb.as_subclass(torch.Tensor)).float()).cpu().numpy()
-        if temperature: probs = apply_temperature(probs, temperature)
-        if cam_dir is not None:
-            top = probs.argmax(1)
-            ema = bool(model.use_ema_for_eval and model.momentum is not None)  # explain the pathway that predicted
-            heat = torch.stack([gradcam(learn, xb[k:k + 1], int(top[k]), momentum=ema)[0] for k in range(len(xb))]).numpy()
-            pix = _unnormalise(dl, xb)
-        for k, p in enumerate(probs):
-            f = todo.pop(0)
-            r = dict(image=str(f), probabilities={l: float(v) for l, v in zip(LABELS, p)},
-                     thresholds={l: float(t) for l, t in zip(LABELS, th)},
-                     positive=[l for l, v, t in zip(LABELS, p, th) if v >= t])
-            if cam_dir is not None:
-                out = _cam_name(cam_dir, f, used)
-                _save_overlay(out, pix[k], heat[k], f"{f.name}: Grad-CAM of {DISPLAY_NAMES[LABELS[top[k]]]} ({p[top[k]]:.2f})")
-                r['cam'] = str(out)
-            results.append(r)
-    return results, errors
-
-def format_predictions(results:list # Output of `predict_images` / `predict`
-                      ) -> str:
-    "One block per image: its positive findings, then finding, probability, threshold and a `*` at or above it."
-    if not results: return 'No image predicted.'
-    out = []
-    for r in results:
-        tab = pd.DataFrame({'finding': [DISPLAY_NAMES[l] for l in LABELS],
-                            'probability': [f"{r['probabilities'][l]:.3f}" for l in LABELS],
-                            'threshold': [f"{r['thresholds'][l]:.3f}" for l in LABELS],
-                            'positive': ['*' if l in r['positive'] else '' for l in LABELS]})
-        pos = ', '.join(DISPLAY_NAMES[l] for l in r['positive']) or 'none above its threshold'
-        out.append(f"{r['image']}: {pos}\n" + tab.to_string(index=False))
-    return '\n\n'.join(out)
-
-# %% ../nbs/14_localize.ipynb #120e68cc
-def image_dataloaders(fn:str|Path, # One readable image (the DataLoaders need an item)
-                      size:int,    # Image side fed to the network
-                      bs:int=16    # Batch size
-                     ):
-    "DataLoaders with `nih_dataloaders`' validation pipeline, without a data set: for `test_dl` on any image."
-    items = pd.DataFrame({'path': [str(fn)] * 2, **{l: [0, 0] for l in LABELS}})
-    dblock = DataBlock(blocks=(ImageBlock(cls=XrayImage), MultiCategoryBlock(encoded=True, vocab=LABELS)),
-                       get_x=xray_path, get_y=LabelReader(items.columns), splitter=IndexSplitter([1]),
-                       item_tfms=XrayResize(size), batch_tfms=[Normalize.from_stats(*imagenet_stats)])
-    return dblock.dataloaders(items, bs=bs, num_workers=0)
-
-def predict(checkpoint:str|Path,      # A checkpoint written by charm-train
-            images:list,              # Image files or folders
-            cam_dir:str|Path|None=None, # Write one heatmap overlay PNG per image here
-            data:str|None=None,       # NIH folder to rebuild the learner on (default: none needed)
-            bs:int=16                 # Batch size
-           ) -> tuple[list[dict], list[str]]:
-    "Predict the 14 findings on image files with a checkpoint's model and stored thresholds: `(results, errors)`."
-    state = load_checkpoint(checkpoint)
-    files, _ = expand_images(images)
-    first = next((f for f in files if _readable(f)), None)
-    if first is None: return predict_images(None, images)  # nothing to predict: only the error lines
-    if data is not None: learn = learner_from_checkpoint(checkpoint, data=data, bs=bs)[0]
-    else:
-        cfg = CharmConfig().update(**state['config'], _source=f'checkpoint {checkpoint}')
-        learn = learner_from_config(cfg, image_dataloaders(first, cfg.size, bs), pretrained=False)
-        try: learn.model.load_state_dict(state['model'])
-        except RuntimeError as e:
-            raise CharmError(f"Checkpoint {checkpoint} does not match a {cfg.arch} CHARM model: {str(e).strip().splitlines()[0]}") from None
-    return predict_images(learn, images, thresholds_from_checkpoint(state), cam_dir=cam_dir, bs=bs,
-                          temperature=(state.get('info') or {}).get('temperature'))
-
-def _readable(f) -> bool:
-    try: load_gray(f); return True
-    except CharmError: return False
-
 # %% ../nbs/14_localize.ipynb #e5bb92f1
 @patch
 def show_heatmap(self:CharmLearner,
                  item,                 # An image path or a row of the NIH table
                  finding=None,         # Finding to explain (None: the most probable one)
                  method:str='gradcam', # 'gradcam' or 'attention'
-                 momentum:bool=False,  # Use the momentum (EMA) pathway
+                 pathway:str='online', # The 'online' or the 'momentum' (EMA) pathway
                  ax=None,              # Matplotlib axes to draw on
                  alpha:float=0.4       # Opacity of the heatmap
                 ):
     "Show the X-ray with a Grad-CAM (or attention) heatmap over it; returns the axes."
     dl = self.dls.test_dl([str(item) if isinstance(item, Path) else item])
     x = dl.one_batch()[0]
-    with _eval_pathway(self.model, momentum), torch.no_grad(): p = torch.sigmoid(self.model(x.as_subclass(torch.Tensor)))[0].float().cpu()
+    with using_pathway(self.model, pathway), torch.no_grad(): p = torch.sigmoid(self.model(x.as_subclass(torch.Tensor)))[0].float().cpu()
     i = int(p.argmax()) if finding is None else _finding_index(finding)
-    heat = heatmaps(self, x, i, method=method, momentum=momentum)[0].numpy()
-    if ax is None: _, ax = plt.subplots(figsize=(4, 4))
-    ax.imshow(_unnormalise(dl, x)[0]); ax.imshow(heat, cmap='jet', alpha=alpha, vmin=0, vmax=1); ax.axis('off')
+    heat = heatmaps(self, x, i, method=method, pathway=pathway)[0].numpy()
     what = 'Grad-CAM' if method == 'gradcam' else 'attention'
-    ax.set_title(f"{DISPLAY_NAMES[LABELS[i]]} {float(p[i]):.2f} ({what}, {'momentum' if momentum else 'online'})", fontsize=8)
-    return ax
+    return show_overlay(batch_images(dl, x)[0], heat, ax=ax, alpha=alpha,
+                        title=f"{DISPLAY_NAMES[LABELS[i]]} {float(p[i]):.2f} ({what}, {pathway})")

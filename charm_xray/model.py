@@ -10,12 +10,22 @@ import copy
 import numpy as np
 import torch
 from torch import nn
-from .core import LABELS
+from .core import LABELS, CharmError
 from .layers import attention_layer, RareMemoryBank, MemoryFusion, rare_classes
 from .backbones import create_backbone
 
 # %% auto #0
-__all__ = ['CharmModel']
+__all__ = ['PATHWAYS', 'check_pathway', 'CharmModel', 'using_pathway']
+
+# %% ../nbs/07_model.ipynb #bd6cc302
+PATHWAYS = ('online', 'momentum')
+"The two feature pathways of a `CharmModel`: the trained weights, and their exponential moving average."
+
+def check_pathway(pathway:str # 'online' or 'momentum'
+                 ) -> str:
+    "`pathway` itself when it is one of `PATHWAYS`, else one clear error."
+    if pathway not in PATHWAYS: raise CharmError(f"pathway={pathway!r} is not one of {', '.join(map(repr, PATHWAYS))}.")
+    return pathway
 
 # %% ../nbs/07_model.ipynb #ed0bf55d
 class CharmModel(nn.Module):
@@ -77,17 +87,28 @@ class CharmModel(nn.Module):
         "The online modules that the momentum pathway mirrors: `[body, attention]`."
         return [self.body, self.attention]
 
-    def encode(self, x, momentum:bool=False):
-        "Pooled features of `x` from the online pathway, or from the momentum pathway when `momentum`."
-        body, att = self.momentum if momentum else self.online()
+    def pathway(self, name:str='online') -> list[nn.Module]:
+        "The `[body, attention]` modules of the `'online'` or the `'momentum'` (EMA) pathway."
+        if check_pathway(name) == 'online': return self.online()
+        if self.momentum is None:
+            raise CharmError("This model has no momentum pathway (it was trained with momentum=0): use pathway='online'.")
+        return list(self.momentum)
+
+    @property
+    def eval_pathway(self) -> str:
+        "The pathway `forward` uses out of training: 'momentum' with `use_ema_for_eval` (when there is one), else 'online'."
+        return 'momentum' if self.use_ema_for_eval and self.momentum is not None else 'online'
+
+    def encode(self, x, pathway:str='online'):
+        "Pooled features of `x` from the `'online'` or the `'momentum'` pathway."
+        body, att = self.pathway(pathway)
         return self.pool(att(body(x)))
 
     def forward(self, x):
-        use_m = (not self.training) and self.use_ema_for_eval and self.momentum is not None
-        f = self.encode(x, momentum=use_m)
+        f = self.encode(x, 'online' if self.training else self.eval_pathway)
         self.feats, self.momentum_feats = f, None
         if self.training and self.momentum is not None:
-            with torch.no_grad(): self.momentum_feats = self.encode(x, momentum=True)
+            with torch.no_grad(): self.momentum_feats = self.encode(x, 'momentum')
         if self.bank is not None:
             vals, sims, idx, mask = self.bank.retrieve(f, exclude_ids=self.query_ids if self.training else None)
             self.retrieved_ids = torch.where(mask, self.bank.ids[idx], -1)
@@ -103,5 +124,17 @@ class CharmModel(nn.Module):
     @property
     def last_attention(self):
         "The attention map (B,1,H,W) of the last forward pass, or None without attention."
-        att = self.momentum[1] if (not self.training and self.use_ema_for_eval and self.momentum is not None) else self.attention
-        return getattr(att, 'last_attention', None)
+        return getattr(self.pathway('online' if self.training else self.eval_pathway)[1], 'last_attention', None)
+
+# %% ../nbs/07_model.ipynb #e1bebf62
+class using_pathway:
+    "Context: `model` in eval mode, its forward on `pathway`; its mode, `use_ema_for_eval` and per-batch state restored afterwards."
+    def __init__(self, model:CharmModel, # The model to run
+                 pathway:str='online'):  # 'online' or 'momentum'
+        self.model, self.ema = model, check_pathway(pathway) == 'momentum'
+    def __enter__(self):
+        self.training, self.was = self.model.training, self.model.use_ema_for_eval
+        self.model.eval(); self.model.use_ema_for_eval = self.ema
+        return self.model
+    def __exit__(self, *a):
+        self.model.use_ema_for_eval = self.was; self.model.train(self.training); self.model.clear_state()

@@ -14,9 +14,8 @@ from PIL import Image
 from .core import *
 
 # %% auto #0
-__all__ = ['NIH_COUNTS', 'NIH_IMAGES', 'CSV_COLUMNS', 'BBOX_NAME', 'BBOX_FINDINGS', 'SYNTH_VERSION', 'nih_targets',
-           'assign_labels', 'synthetic_index', 'draw_xray', 'write_bbox_list', 'make_synthetic_nih', 'charm_home',
-           'demo_data', 'tiny_config']
+__all__ = ['NIH_COUNTS', 'NIH_IMAGES', 'CSV_COLUMNS', 'SYNTH_VERSION', 'nih_targets', 'assign_labels', 'synthetic_index',
+           'draw_xray', 'write_bbox_list', 'make_synthetic_nih', 'charm_home', 'demo_data', 'tiny_config']
 
 # %% ../nbs/01_synthetic.ipynb #10007b39
 NIH_COUNTS = {'No Finding': 60361, 'Infiltration': 19894, 'Effusion': 13317, 'Atelectasis': 11559, 'Nodule': 6331,
@@ -217,10 +216,6 @@ def _save_png(arr, fn, kind='gray'):
         b = Path(fn).read_bytes(); Path(fn).write_bytes(b[:len(b) // 2])  # truncated mid-stream
 
 # %% ../nbs/01_synthetic.ipynb #4b1193bf
-BBOX_NAME = 'BBox_List_2017.csv'
-BBOX_FINDINGS = ['Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration', 'Mass', 'Nodule', 'Pneumonia', 'Pneumothorax']
-"The 8 findings NIH drew boxes for."
-
 def write_bbox_list(fn:str|Path,   # File to write (`BBox_List_2017.csv`)
                     boxes:list,    # `(image, finding, x, y, w, h)` tuples
                     scale:float=1. # Factor from the boxes' pixels to the written (original, 1024-pixel) coordinates
