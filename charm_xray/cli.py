@@ -271,7 +271,7 @@ def charm_localize(argv:list|None=None # Arguments (default: the command line)
 
 # %% ../nbs/17_cli.ipynb #181ddbd8
 def demo_config(out:str='runs/demo', # Output folder
-                size:int=112,        # Image size (the whole demo: 180 s at 112 px, 198 s at 128 px on an idle 2-core CPU)
+                size:int=112,        # Image size (the whole demo: 102 s at 112 px on an idle 2-core CPU)
                 n:int=600,           # Synthetic images
                ) -> CharmConfig:
     "The configuration `charm-demo` trains with: EfficientNet-Lite0 with real ImageNet weights, short stages, CPU-sized."
