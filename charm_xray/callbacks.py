@@ -14,7 +14,7 @@ from fastai.torch_core import rank_distrib
 from fastcore.basics import store_attr
 from .core import LABELS, DISPLAY_NAMES, CharmConfig
 from .layers import rare_classes
-from .comm import charm_model, is_distributed, all_gather_rows
+from .comm import charm_model, all_gather_rows
 
 # %% auto #0
 __all__ = ['ema_decay', 'ema_tensors', 'ema_update', 'MomentumUpdate', 'train_prevalence', 'rare_table', 'batch_ids',

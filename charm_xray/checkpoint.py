@@ -10,9 +10,8 @@ import dataclasses
 from pathlib import Path
 import numpy as np
 import torch
-from fastai.callback.core import Callback
+from fastai.callback.core import Callback, CancelEpochException
 from fastai.callback.tracker import TrackerCallback, SaveModelCallback, EarlyStoppingCallback
-from fastai.callback.core import CancelEpochException
 from fastai.learner import SkipToEpoch
 from fastcore.basics import store_attr
 from fastai.torch_core import rank_distrib, distrib_barrier
