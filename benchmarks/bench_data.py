@@ -12,9 +12,11 @@ Prints a Markdown table and the speed-ups (and writes them to `--out` when given
 
     python benchmarks/bench_data.py --n 1000 --workers 2 --bs 32 --out benchmarks/data_result.md
 """
-import argparse, os, platform, tempfile, time
+import argparse, os, platform, sys, tempfile, time
 from pathlib import Path
 import pandas as pd, torch
+sys.path.insert(0, str(Path(__file__).parent))
+from conditions import Conditions
 from charm_xray.synthetic import make_synthetic_nih
 from charm_xray.data import nih_dataloaders, prepare_cache, real_nih_sample, read_nih
 
@@ -73,6 +75,7 @@ def main():
     p.add_argument('--dir', default=None, help='work folder (default: a temporary folder)')
     p.add_argument('--out', default=None, help='also write the table to this Markdown file')
     a = p.parse_args()
+    cond = Conditions()
     root = Path(a.dir or tempfile.mkdtemp(prefix='charm_bench_'))
     load0 = os.getloadavg()[0]
     rows, notes = [], []
@@ -86,14 +89,11 @@ def main():
     if real is not None:
         r, note = measure('real NIH', real, root / 'real_cache256', a, repeat=a.real_repeat); rows += r; notes.append(note)
     else: notes.append('real NIH films: skipped (no folder)')
-    head = (f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, no GPU used, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} torch threads; {a.workers} DataLoader workers, batch size {a.bs}, "
-            f"best of {a.repeats} passes, aug=False, size=256; load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
-            + ("(other jobs shared the machine)." if max(load0, os.getloadavg()[0]) > 1.5 else "(an otherwise idle machine)."))
+    head = (f"No GPU used; {a.workers} DataLoader workers, batch size {a.bs}, best of {a.repeats} passes, aug=False, size=256. "
+            "The speed-up is the ratio of the two rates measured in this run, one right after the other.")
     table = ['| films | source | files | PNG size per film | loading only: images/s | + batch tfms on the CPU: images/s |',
              '|---|---|---|---|---|---|', *rows]
-    cmd = 'python benchmarks/bench_data.py ' + ' '.join(f'--{k.replace("_", "-")} {v}' for k, v in vars(a).items() if v is not None and k not in ('dir', 'out'))
-    text = '\n'.join(['# Data loading: raw 1024 px PNGs vs the 256 px cache', '', f'`{cmd}`', '', head, '', *[f'- {x}' for x in notes], '', *table, '',
+    text = '\n'.join([cond.header('Data loading: raw 1024 px PNGs vs the 256 px cache').rstrip('\n'), '', head, '', *[f'- {x}' for x in notes], '', *table, '',
                       '(target: cached >= 8x raw for the loading part; on a GPU machine the batch transforms run on the GPU)'])
     print('\n' + text)
     if a.out: Path(a.out).write_text(text + '\n')

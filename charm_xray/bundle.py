@@ -13,8 +13,8 @@ from .kaggle import _wheel_version
 
 # %% auto #0
 __all__ = ['REPO_URL', 'KAGGLE_PYTHON', 'KAGGLE_IMAGE', 'KAGGLE_DATASET_LICENSES', 'BUNDLE_DESCRIPTION', 'KERNEL_FIELDS',
-           'repository_url', 'read_have', 'wheel_requirements', 'missing_requirements', 'check_dataset_metadata',
-           'kaggle_owner', 'kaggle_bundle', 'check_kernel_metadata']
+           'KAGGLE_MACHINE_SHAPES', 'repository_url', 'read_have', 'wheel_requirements', 'missing_requirements',
+           'check_dataset_metadata', 'kaggle_owner', 'kaggle_bundle', 'check_kernel_metadata']
 
 # %% ../nbs/16d_bundle.ipynb #509706ba
 def repository_url() -> str|None:
@@ -174,6 +174,16 @@ KERNEL_FIELDS = ('id', 'id_no', 'title', 'code_file', 'language', 'kernel_type',
                  'keywords', 'docker_image_pinning_type')
 "The fields of a `kernel-metadata.json` (kaggle-cli's `docs/kernels_metadata.md` and `kernels_push`)."
 
+KAGGLE_MACHINE_SHAPES = {
+    'NvidiaTeslaT4': 'GPU T4 x2: two T4s (16 GB each, sm_75: fp16, no bf16), Kaggle\'s default GPU; one training process per T4',
+    'NvidiaL4': 'one L4 (24 GB, sm_89: bf16)',
+    'NvidiaTeslaA100': 'one A100 (sm_80: bf16; some competitions only)',
+    'NvidiaH100': 'one H100 (sm_90: bf16; some competitions only)',
+    'NvidiaRtxPro6000': 'one RTX PRO 6000 (sm_120: bf16; some competitions only)'}
+"""`machine_shape` values Kaggle documents for notebooks, as read on 2026-12-04 in kaggle-cli's `docs/kernels_metadata.md`
+(PR #1198, 2026-09-17: "single T4 is not supported"; `NvidiaTeslaT4Highmem` is an internal admin-only pool, issue #1196;
+the P100 is no longer listed, kaggle-cli #1151)."""
+
 def _slugify(title): return re.sub(r'[^a-z0-9]+', '-', title.lower()).strip('-')
 
 def check_kernel_metadata(folder:str|Path # A folder with `kernel-metadata.json`, as `kaggle kernels push -p` takes it
@@ -189,6 +199,8 @@ def check_kernel_metadata(folder:str|Path # A folder with `kernel-metadata.json`
     if meta.get('kernel_type') not in ('script', 'notebook'): out.append("kernel_type: script or notebook")
     for k in ('is_private', 'enable_gpu', 'enable_tpu', 'enable_internet'):
         if k in meta and not isinstance(meta[k], bool): out.append(f"{k}: true or false")
+    if 'machine_shape' in meta and meta['machine_shape'] not in KAGGLE_MACHINE_SHAPES:
+        out.append(f"machine_shape: {meta['machine_shape']!r} is not one Kaggle documents ({', '.join(KAGGLE_MACHINE_SHAPES)})")
     for k in ('dataset_sources', 'kernel_sources'):
         out += [f"{k}: {s!r} is not OWNER/slug" for s in meta.get(k, []) if not _slug_ok(s)]
     return out

@@ -8,7 +8,7 @@ Docs: https://charm-xray.github.io/charm-xray/cli.html.md"""
 from __future__ import annotations
 import warnings
 warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.*deprecated', category=FutureWarning)  # fastai.layers, at import
-import argparse, dataclasses, itertools, json, sys, time
+import argparse, dataclasses, itertools, json, os, shutil, sys, time
 from pathlib import Path
 from .core import CharmConfig, CharmError, PAPER_GRID, report_errors, durable_write, parse_bool
 
@@ -280,6 +280,21 @@ def demo_config(out:str='runs/demo', # Output folder
     return CharmConfig(data=str(demo_data(n=n)), out=out, arch='efficientnet_lite0', pretrained=str(lite0_weights()),
                        size=size, stage1_epochs=2, stage2_epochs=3, bank_size=256, patience=10)
 
+def _permuted_copy(data:str # A synthetic NIH-format folder
+                  ) -> Path:
+    "The label-permuted copy of `data` (`nih.permute_labels`, seed 0), made once beside it and reused."
+    from charm_xray.nih import permute_labels
+    dest = Path(data).with_name(Path(data).name + '_permuted_seed0')
+    if dest.exists(): return dest
+    tmp = dest.with_name(f'.{dest.name}.{os.getpid()}')
+    shutil.rmtree(tmp, ignore_errors=True)
+    permute_labels(data, tmp, seed=0)
+    try: os.rename(tmp, dest)                 # atomic; another process may have got there first
+    except OSError:
+        if not dest.exists(): raise
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
 @report_errors
 def charm_demo(argv:list|None=None # Arguments (default: the command line)
               ):
@@ -288,14 +303,21 @@ def charm_demo(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--out', default='runs/demo', help='Output folder')
     p.add_argument('--size', type=int, default=112, help='Image size')
     p.add_argument('--n', type=int, default=600, help='Synthetic images to generate')
+    p.add_argument('--permuted-labels', action='store_true',
+                   help="A control: the same films with the training labels shuffled among them (nih.permute_labels); scores about 0.5")
     a = p.parse_args(argv)
     _plain_progress()
     from charm_xray.train import train
-    from charm_xray.evaluate import evaluate, format_report
+    from charm_xray.evaluate import evaluate, format_report, report_json
     t0 = time.time()
     cfg = demo_config(a.out, a.size, a.n)
-    print(f"Synthetic NIH-format data in {cfg.data} ({a.n} images). Backbone: EfficientNet-Lite0, ImageNet weights from {cfg.pretrained}.")
+    if a.permuted_labels: cfg = dataclasses.replace(cfg, data=str(_permuted_copy(cfg.data)))
+    print(f"Synthetic NIH-format data in {cfg.data} ({a.n} images{', training labels permuted: a control' if a.permuted_labels else ''}). "
+          f"Backbone: EfficientNet-Lite0, ImageNet weights from {cfg.pretrained}.")
     train(cfg)
     rep = evaluate(Path(cfg.out)/'best.pth', split='test', num_samples=-1)
     print(format_report(rep))
+    durable_write(Path(cfg.out)/'results_test.json', json.dumps(report_json(rep), indent=2))
+    print(f"Test-list results ({rep['n_images']} images of the {rep['split_name']}) in {Path(cfg.out)/'results_test.json'}; "
+          f"validation results in {Path(cfg.out)/'results.json'}.")
     print(f"Demo finished in {time.time() - t0:.0f} s. Outputs in {cfg.out}. Synthetic data: these numbers say the kit works, not how it does on NIH.")

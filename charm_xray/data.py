@@ -6,7 +6,7 @@ Docs: https://charm-xray.github.io/charm-xray/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #67cac432
 from __future__ import annotations
-import os, json, math, warnings
+import os, sys, json, math, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
@@ -270,18 +270,19 @@ def _project_root() -> Path|None:
     return None
 
 def real_nih_sample(which:str='any', # 'any': the 50-film sample, else the fixtures; 'shared': only the sample; 'fixtures': only the fixtures
-                    verbose:bool=True # Print which folder is used, and why the sample is not
+                    verbose:bool=True # Say on stderr (`SKIPPED: ...`) what is missing and what runs instead
                    ) -> Path|None:
     "A folder of real NIH ChestX-ray14 films in NIH's layout (CSV, lists, `images/`) for tests and examples, or None."
+    say = lambda msg: print(f"SKIPPED: {msg}", file=sys.stderr) if verbose else None
     if which not in ('any', 'shared', 'fixtures'): raise CharmError(f"which={which!r} is not one of 'any', 'shared', 'fixtures'.")
     root = _project_root()
     if root is None:
-        if verbose: print("No charm-xray checkout found (the real NIH films live beside and in the checkout, not in the package).")
+        say("real NIH films: no charm-xray checkout found (they live beside and in the checkout, not in the package).")
         return None
     shared, fixtures = (root/REAL_NIH_SHARED).resolve(), root/REAL_NIH_FIXTURES
     if which != 'fixtures':
         if (shared/'Data_Entry_2017_v2020.csv').exists(): return shared
-        if verbose: print(f"{REAL_NIH_SHARED} (the 50 real NIH films) is not beside this checkout"
-                          + (": skipping what needs it." if which == 'shared' else f": using the 4 fixture films in {REAL_NIH_FIXTURES}."))
+        say(f"{REAL_NIH_SHARED} (the 50 real NIH films) is not beside this checkout"
+            + (": what needs it does not run." if which == 'shared' else f": only the 4 fixture films in {REAL_NIH_FIXTURES} are used."))
         if which == 'shared': return None
     return fixtures if (fixtures/'Data_Entry_2017_v2020.csv').exists() else None

@@ -13,7 +13,7 @@ from .core import *
 
 # %% auto #0
 __all__ = ['CSV_NAMES', 'LIST_NAMES', 'REQUIRED_COLUMNS', 'nih_root', 'nih_csv', 'find_images', 'labels_matrix', 'read_nih',
-           'read_list', 'subsample', 'nih_splits', 'paper_splits', 'read_bbox']
+           'read_list', 'subsample', 'nih_splits', 'paper_splits', 'read_bbox', 'permute_labels']
 
 # %% ../nbs/01a_nih.ipynb #181169c4
 CSV_NAMES = ('Data_Entry_2017_v2020.csv', 'Data_Entry_2017.csv')
@@ -204,3 +204,24 @@ def read_bbox(path:str|Path # `BBox_List_2017.csv`, or the NIH folder holding it
     bad = df[list('xywh')].isna().any(axis=1)
     if bad.any(): raise CharmError(f"{p}: {int(bad.sum())} row(s) without numeric x, y, w, h (first: {df[bad].iloc[0]['Image Index']}).")
     return df.reset_index(drop=True)
+
+# %% ../nbs/01a_nih.ipynb #3d049e69
+def permute_labels(src:str|Path,  # The NIH folder to copy (CSV, lists, images)
+                   dest:str|Path, # Folder to create: the CSV rewritten, lists copied, everything else linked
+                   seed:int=0     # Seed of the permutation
+                  ) -> Path:
+    "A copy of an NIH folder whose `train_val_list.txt` images have their `Finding Labels` shuffled among them; the test list's rows are untouched."
+    src, dest = nih_root(src).resolve(), Path(dest)
+    if dest.exists(): raise CharmError(f"{dest} exists: permute_labels writes a new folder.")
+    csv = nih_csv(src)
+    df = pd.read_csv(csv)
+    train = df['Image Index'].isin(set(read_list(src, 'train_val_list.txt'))).to_numpy()
+    rng = np.random.default_rng(seed)
+    df.loc[train, 'Finding Labels'] = rng.permutation(df.loc[train, 'Finding Labels'].to_numpy())
+    dest.mkdir(parents=True)
+    for e in src.iterdir():
+        if e.name in CSV_NAMES: continue   # only the permuted CSV, so no other form of it is read instead
+        if e.name in LIST_NAMES: (dest/e.name).write_text(e.read_text())
+        else: (dest/e.name).symlink_to(e)
+    df.to_csv(dest/csv.name, index=False)
+    return dest
