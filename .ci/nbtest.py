@@ -75,6 +75,7 @@ def run_notebook(fn, skip_flags:list, force_flags:list, env:dict, cell_timeout:i
     from nbdev.process import NBProcessor, nb_lang
     from nbdev.frontmatter import nb_frontmatter
     from nbdev.test import _skip_cell
+    saved = dict(os.environ)
     os.environ.update(env); os.environ['IN_TEST'] = '1'
     fn, t0 = Path(fn), time.time()
     r = dict(nb=str(fn.relative_to(root) if fn.is_relative_to(root) else fn), status='passed', error=None,
@@ -113,7 +114,9 @@ def run_notebook(fn, skip_flags:list, force_flags:list, env:dict, cell_timeout:i
         elif r['status'] == 'passed' and r['chapter'] and r['tests'] == 0:
             r.update(status='failed', error='a chapter with no test cell executed: only exports and imports ran')
     except Exception: r.update(status='failed', error=traceback.format_exc()[-4000:])
-    finally: r['secs'] = time.time() - t0
+    finally:
+        r['secs'] = time.time() - t0
+        os.environ.clear(); os.environ.update(saved)          # the next notebook in this worker sees the environment it was given
     return r
 
 def run_command(cmd:str, workers:int=2, out=print) -> dict:

@@ -8,7 +8,8 @@ AUC within noise of an fp32 fit; 3. training images/s of CHARM vs a plain `visio
 224 and 256 px, batch 64 and 128, channels_last + AMP; 4. peak GPU memory of one CHARM training step at the paper's
 stage-2 batch (128 on one GPU) and whether stage 2 would need gradient accumulation; 5. DataLoader images/s from
 the image cache against the GPU's step rate (is the GPU fed?); 6. with two GPUs, the 2-process DDP check
-(.ci/ddp_check.py, NCCL). The dry run uses resnet18 at 64 px, batches of 8, `to_bf16` instead of `to_fp16` (fastai disables autocast on a
+(.ci/ddp_check.py, NCCL); 7. the notebooks' `cuda` cells (the fp16 tests that `nbdev-test` skips on every machine
+without a GPU), run with `.ci/nbtest.py`'s runner with the `cuda` flag forced. The dry run uses resnet18 at 64 px, batches of 8, `to_bf16` instead of `to_fp16` (fastai disables autocast on a
 CPU, so it checks the code paths, not the numbers), and
 never overwrites benchmarks/gpu_result.md.
 """
@@ -163,6 +164,34 @@ def section_ddp(dry):
             f"{time.time() - t:.0f}s", '', '```', *tail, *(r.stderr.splitlines()[-15:] if r.returncode else []), '```']
 
 
+def cuda_cells() -> dict:
+    "{notebook: [its `#| cuda` cells]} in nbs/, as `.ci/nbtest.py` names skipped cells."
+    sys.path.insert(0, str(ROOT/'.ci'))
+    from nbtest import find_notebooks
+    from nbdev.process import NBProcessor
+    out = {}
+    for fn in find_notebooks(ROOT/'nbs'):
+        nb = NBProcessor(fn, rm_directives=False, process=True).nb
+        hits = [i for i, c in enumerate(nb.cells) if c.cell_type == 'code' and 'cuda' in (getattr(c, 'directives_', {}) or {})]
+        if hits: out[fn] = hits
+    return out
+
+
+def section_notebooks(dry):
+    "Run every notebook that has `cuda` cells with those cells forced on (a dry run lists them: they need a GPU)."
+    found = cuda_cells()
+    if not found: return ["- **no `#| cuda` cell found in nbs/**: nothing to run"], False
+    if dry: return [f"- would run {fn.relative_to(ROOT)} with its cuda cells {cells} (they need a GPU)" for fn, cells in found.items()], True
+    from nbtest import run_notebook
+    lines, ok = [], True
+    for fn, cells in found.items():
+        r = run_notebook(fn, ['notest', 'slow', 'cuda'], ['cuda'], {})
+        ok &= r['status'] == 'passed'
+        lines.append(f"- {r['nb']}: **{r['status']}** in {r['secs']:.0f}s ({r['ran']} of {r['code']} code cells ran, cuda cells {cells})")
+        if r['error']: lines += ['', '```', *r['error'].strip().splitlines()[-15:], '```']
+    return lines, ok
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--dry-run', action='store_true', help='Tiny CPU versions of every section (CI)')
@@ -173,7 +202,9 @@ def main():
     device = torch.device('cuda' if torch.cuda.is_available() and not dry else 'cpu')
     out = Path(a.out) if a.out else (Path(tempfile.mkdtemp(prefix='charm-gpu-check-'))/'gpu_result.md' if dry else ROOT/'benchmarks'/'gpu_result.md')
     if dry and out.resolve() == (ROOT/'benchmarks'/'gpu_result.md').resolve(): sys.exit("--dry-run never overwrites benchmarks/gpu_result.md")
-    t0, md, failed = time.time(), [f"# GPU check{' (DRY RUN on the CPU: not GPU numbers)' if dry else ''}", ''], []
+    sys.path.insert(0, str(ROOT/'benchmarks'))
+    from conditions import Conditions
+    cond, t0, md, failed = Conditions(), time.time(), [], []
     def timed(title, f):
         t = time.time(); print(f"== {title}", flush=True)
         r = f()
@@ -189,8 +220,10 @@ def main():
     timed('5. Is the GPU fed? DataLoader from the cache', lambda: section_loader(dry, rates))
     r = timed('6. Two processes (DDP)', lambda: section_ddp(dry))
     if any('FAILED' in l for l in r): failed.append('ddp')
+    _, ok = timed("7. The notebooks' cuda cells", lambda: section_notebooks(dry))
+    if not ok: failed.append('cuda cells')
     md.append(f"Total {time.time() - t0:.0f}s" + (f"; FAILED: {', '.join(failed)}" if failed else ''))
-    out.parent.mkdir(parents=True, exist_ok=True); out.write_text('\n'.join(md) + '\n')
+    out.parent.mkdir(parents=True, exist_ok=True); out.write_text(cond.header(f"GPU check{' (DRY RUN on the CPU: not GPU numbers)' if dry else ''}") + '\n'.join(md) + '\n')
     print(f"wrote {out} in {time.time() - t0:.0f}s")
     if failed: sys.exit(f"gpu_check failed: {', '.join(failed)}")
 
