@@ -39,7 +39,10 @@ def self_test():
 
 if __name__ == '__main__':
     if sys.argv[1:] == ['--self-test']: self_test(); sys.exit()
-    demo, control = (json.loads((Path(d)/'results_test.json').read_text()) for d in sys.argv[1:3])
+    files = [Path(d)/'results_test.json' for d in sys.argv[1:3]]
+    for f in files:
+        if not f.exists(): sys.exit(f"{f} not found: charm-demo did not finish (its output above says why)")
+    demo, control = (json.loads(f.read_text()) for f in files)
     print(f"demo: test-list mean AUC {demo['mean_auc']:.3f} on {demo['n_images']} images ({demo.get('split_name')}); "
           f"label-permuted control: {control['mean_auc']:.3f}; floor {FLOOR}, margin {MARGIN}")
     bad = problems(demo, control)

@@ -33,6 +33,7 @@ from charm_xray.metrics import MeanClassAUC, MicroAUC, per_class_auc
 from charm_xray.evaluate import evaluate
 sys.path.insert(0, str(Path(__file__).parent))
 from eval_synth import eval_data, EVAL_SYNTH_VERSION
+from conditions import Conditions
 
 SIZE, EPOCHS, REAL_SIZE = 128, (2, 4), 224
 REAL = Path(__file__).resolve().parents[2]/'shared'/'real-nih-sample'
@@ -77,17 +78,18 @@ def fastai_baseline(data, size, seed):
 
 def load_rows(path): return [json.loads(l) for l in path.read_text().splitlines() if l.strip()] if path.exists() else []
 
-def report(rows, n, path, charm='charm'):
+def report(rows, n, path, charm='charm', cond=None):
     "The markdown report: every source and seed, the mean and spread, the real-film smoke check, what the recipe chose."
-    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, {'GPU' if torch.cuda.is_available() else 'no GPU'}"
     get = lambda src, seed, m: next((r for r in rows if (r['source'], r['seed'], r['method']) == (src, seed, m)), None)
-    lines = ["# Small-data benchmark (issues 8 and 20)", "",
+    lines = [(cond or Conditions()).header("Small-data benchmark (issues 8 and 20)"),
+             f"Rows: {len(rows)}, finished {', '.join(sorted({r.get('when', '?') for r in rows})[:1] + sorted({r.get('when', '?') for r in rows})[-1:])} "
+             "(first and last; a resumed benchmark may span several invocations: the conditions above are the last one's).", "",
              f"Default `charm-train` (2 + 4 epochs, automatic recipe) against fastai `vision_learner(...).fine_tune(6, freeze_epochs=2)` "
              f"(batch 32), both with EfficientNet-Lite0 and its real ImageNet weights, the same patient-wise split, in the same run. "
              f"Mean-class ROC-AUC on each source's test list. Synthetic sources: {n} NIH-format images (256 px files read at {SIZE} px, "
              f"NIH's label imbalance); a seed draws a new data set and seeds the training. `eval-synth` is "
              f"`benchmarks/eval_synth.py` (v{EVAL_SYNTH_VERSION}), written for evaluation only, parameters fixed before any recipe "
-             f"result was seen. Machine: {machine}, shared with other jobs while it ran (times are indicative).", "",
+             f"result was seen. AUCs do not depend on the machine's load; wall times do.", "",
              "| source | seed | train / test images | default `charm-train` | fastai `fine_tune` | difference |",
              "|---|---:|---:|---:|---:|---:|"]
     diffs, per_src = [], {}
@@ -138,6 +140,7 @@ def main():
     ap.add_argument('--methods', default='fastai,charm', help='which of the two to run')
     ap.add_argument('--report-only', action='store_true')
     a = ap.parse_args()
+    cond = Conditions()
     SIZE, REAL_SIZE = a.size, a.real_size
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     rows_f = out/'rows.jsonl'
@@ -149,9 +152,9 @@ def main():
                 for method in [m if m == 'fastai' else m + a.tag for m in a.methods.split(',')]:
                     if any((r['source'], r['seed'], r['method']) == (src, s, method) for r in load_rows(rows_f)): continue
                     r = fastai_baseline(data, size, 42 + s) if method == 'fastai' else charm_default(data, size, out/f'{src}_seed{s}{a.tag}', 42 + s, a.extra.split())
-                    r.update(source=src, seed=s, method=method, n=a.n, size=size, when=time.strftime('%H:%M UTC', time.gmtime()))
+                    r.update(source=src, seed=s, method=method, n=a.n, size=size, when=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))
                     print(json.dumps(r), flush=True)
                     durable_write(rows_f, json.dumps(r) + '\n', append=True)
-    print('\n'.join(report(load_rows(rows_f), a.n, Path(__file__).with_name('small_data_result.md'), 'charm' + a.tag)))
+    print('\n'.join(report(load_rows(rows_f), a.n, Path(__file__).with_name('small_data_result.md'), 'charm' + a.tag, cond)))
 
 if __name__ == '__main__': main()

@@ -33,16 +33,22 @@ def main():
     f.savefig(dest/'demo_roc_test.png', dpi=80, bbox_inches='tight'); plt.close(f)
     f = plot_reliability(rep['targs'], rep['calibrated_probs'], title=f"Reliability: {what}")
     f.savefig(dest/'demo_reliability_test.png', dpi=60, bbox_inches='tight'); plt.close(f)
-    # heatmaps: the three test films whose top finding is a true one with the highest probability
+    # heatmaps: for three different findings, the test film where that finding is true and most probable
     learn, cfg, _ = learner_from_checkpoint(run/'best.pth')
     items = learn.dls.test_items.reset_index(drop=True)
     p, t = rep['probs'], rep['targs']
     top = p.argmax(1)
-    hits = [i for i in np.argsort(-p.max(1)) if t[i, top[i]] == 1][:3]
+    hits, used = [], set()
+    for i in np.argsort(-p.max(1)):
+        if t[i, top[i]] == 1 and top[i] not in used: hits.append(i); used.add(top[i])
+        if len(hits) == 3: break
     fig, axs = plt.subplots(1, len(hits), figsize=(3.2 * len(hits), 3.4))
     for ax, i in zip(np.atleast_1d(axs), hits): learn.show_heatmap(items.iloc[i], LABELS[top[i]], ax=ax)
-    fig.suptitle("Grad-CAM of each film's top finding (a true one): the demo's run, synthetic test films", fontsize=9)
+    fig.suptitle("Grad-CAM of each film's top finding (a true one; three findings): the demo's run, synthetic test films", fontsize=9)
     fig.tight_layout(); fig.savefig(dest/'demo_heatmaps.png', dpi=80); plt.close(fig)
+    from PIL import Image
+    for f in ('demo_roc_test.png', 'demo_reliability_test.png', 'demo_heatmaps.png'):   # 256 colours: a light page
+        Image.open(dest/f).convert('RGB').quantize(256).save(dest/f, optimize=True)
     names = [f"{items.iloc[i]['Image Index']} ({DISPLAY_NAMES[LABELS[top[i]]]} {p[i, top[i]]:.2f})" for i in hits]
     lines = [cond.header("The docs' figures from the demo's run"),
              f"Run: `{run}` (config: {cfg.arch}, {cfg.size} px, pretrained={Path(str(cfg.pretrained)).name}); data: {cfg.data} (synthetic NIH-format).",
