@@ -118,10 +118,20 @@ def check_anchors(nbs:dict) -> list:
             if slug(e) in heads: bad.append(f"{name}: doc entry {e!r} and heading {heads[slug(e)]!r} share the anchor #{slug(e)}; rename the heading")
     return bad
 
-def check_pictures(nbs:dict, least:int=6) -> list:
-    "Check 6: the docs show at least `least` pictures (image outputs kept in the notebooks), one of them on the landing page."
-    n = {k: sum(any(m.startswith('image/') for m in o.get('data', {})) for c in nb['cells'] for o in c.get('outputs', [])) for k, nb in nbs.items()}
-    bad = [f"only {sum(n.values())} pictures in the docs ({', '.join(f'{k} {v}' for k, v in n.items() if v) or 'none'}); keep at least {least} (a cell's image output, committed)"] if sum(n.values()) < least else []
+MD_IMAGE = re.compile(r'!\[[^\]]*\]\((?!https?:)([^)\s]+)\)')
+
+def count_pictures(nb:dict) -> int:
+    "Pictures a notebook shows: image outputs kept in it, and markdown images of files committed beside it (nbs/)."
+    outs = sum(any(m.startswith('image/') for m in o.get('data', {})) for c in nb['cells'] for o in c.get('outputs', []))
+    return outs + sum(len(MD_IMAGE.findall(_src(c))) for c in nb['cells'] if c['cell_type'] == 'markdown')
+
+def check_pictures(nbs:dict, least:int=6, base:Path|None=None) -> list:
+    "Check 6: the docs show at least `least` pictures (image outputs, or markdown images of existing files), one of them on the landing page; no markdown image is missing."
+    base = base or root/'nbs'
+    n = {k: count_pictures(nb) for k, nb in nbs.items()}
+    bad = [f"{k}: markdown image {f} not found in {base}" for k, nb in nbs.items() for c in nb['cells'] if c['cell_type'] == 'markdown'
+           for f in MD_IMAGE.findall(_src(c)) if not (base/f).is_file()]
+    bad += [f"only {sum(n.values())} pictures in the docs ({', '.join(f'{k} {v}' for k, v in n.items() if v) or 'none'}); keep at least {least} (a cell's image output, committed)"] if sum(n.values()) < least else []
     if 'index.ipynb' in nbs and not n.get('index.ipynb'): bad.append("the landing page (index.ipynb) shows no picture")
     return bad
 
@@ -173,7 +183,9 @@ def self_test():
         print(f"ok, check {check} fails on its defect: {got[check][0]}")
     assert check_docstrings({}, {'m': {'f': f}}) == ['m.f: no doc entry in the processed notebooks']
     assert len(check_pictures({'index.ipynb': _nb(img), 'a.ipynb': _nb(img)})) == 1 and len(check_pictures({'index.ipynb': _nb(), 'a.ipynb': _nb(*[img] * 6)})) == 1
-    print("ok, check 6 pictures in the docs fails with too few pictures, or none on the landing page")
+    broken = {'cell_type': 'markdown', 'source': '![x](images/no-such-picture.png)'}
+    assert any('not found' in b for b in check_pictures({'index.ipynb': _nb(img), 'a.ipynb': _nb(*[img] * 6, broken)}))
+    print("ok, check 6 pictures in the docs fails with too few pictures, none on the landing page, or a missing markdown image")
     test_slug = {'create_backbone': 'create_backbone', 'The `Backbone` class': 'the-backbone-class', '2. Data': 'data'}
     for h, s in test_slug.items(): assert slug(h) == s, (h, slug(h), s)
     print("docs_check self-test passed")
@@ -193,6 +205,6 @@ if __name__ == '__main__':
         print(f"docs check {check}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
         for p in problems: print(f"  {p}")
         n_bad += len(problems)
-    pics = {k: sum(any(m.startswith('image/') for m in o.get('data', {})) for c in nb['cells'] for o in c.get('outputs', [])) for k, nb in nbs.items()}
+    pics = {k: count_pictures(nb) for k, nb in nbs.items()}
     print(f"{len(nbs)} processed notebooks checked; pictures: {sum(pics.values())} ({', '.join(f'{k} {v}' for k, v in pics.items() if v)})")
     if n_bad: sys.exit(f"docs check failed: {n_bad} problem(s) above")
