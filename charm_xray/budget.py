@@ -20,7 +20,7 @@ from .checkpoint import CharmCheckpoint
 __all__ = ['UNFROZEN_SLOWDOWN', 'VALID_COST', 'session_start', 'time_plan', 'TimeBudget']
 
 # %% ../nbs/16b_budget.ipynb #b54dbeae
-UNFROZEN_SLOWDOWN = RATIO_PLACEHOLDER
+UNFROZEN_SLOWDOWN = 1.2
 """Stage 2's time per training image over stage 1's (all trained vs frozen backbone): the prior for stage 2's speed
 until the run measures it, so it only ever makes a projection warn, never stop. Measured, not guessed:
 `benchmarks/bench_stage_ratio.py`, result in `benchmarks/stage_ratio_result.md` (CPU, CHARM-Xray's callbacks on):
