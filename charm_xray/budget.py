@@ -140,5 +140,5 @@ class TimeBudget(Callback):
         "What to change when the measured plan does not fit, with the numbers that would."
         tips = self._tips(p) + ["or, in an interactive session with persistence on, set TIME_LIMIT_H = None to go on regardless"]
         return (f"At its measured speed stage {self.stage} alone needs about {p['hours'][self.stage]:.1f} h more but only {p['left']:.1f} h "
-                f"of the {self.limit_h:g} h session are left: it would be cut off. Stopped at the end of epoch {self.epoch + 1} of stage {self.stage}, after "
+                f"of the {self.limit_h:g} h session are left: it would be cut off. Stopped at the end of epoch {getattr(self, 'epoch', 0) + 1} of stage {self.stage}, after "
                 f"its checkpoint was saved (last.pth): run all again to continue from there. Either " + '; '.join(tips) + '.')
