@@ -12,9 +12,9 @@
 # never touches the cache.
 #   Fresh machine: the build installs PyPI's CUDA build of torch 2.10.0 (no CPU wheel index is reachable here): 7.8 GB
 #   on disk, 6.5 min measured here (2026-12-04, PyPI mirror at ~110 MB/s, 2 cores under load), ~20 min on a slower
-#   network (issue 27's try); then everything a repeat run does: about 15 min in all here, under 30 on a slow network.
-#   Repeat run: no install; the bundle, the release check and the two notebooks: 489 s measured here (2026-12-04, 2
-#   cores shared with a benchmark, load 5-12); the closing line says how long each run took.
+#   network (issue 27's try); then everything a repeat run does: about 9-15 min in all here, under 30 on a slow network.
+#   Repeat run: no install; the bundle, the release check and the two notebooks: 120 s measured here (2026-12-04, 2
+#   cores, otherwise quiet), 489 s with the cores shared with a benchmark (load 5-12); the closing line says how long.
 #
 # Fails, saying which check and why, if Python 3.12 cannot be had (it then says so and uses python3, and fails
 # only if the pins cannot be installed there), if the environment does not hold exactly the table's versions, if the
