@@ -36,6 +36,7 @@ TINY = dict(arch='resnet18', pretrained=False, size=64, num_workers=0, bs1=32, b
 env = {**os.environ, 'CHARM_KAGGLE_ROOT': str(root), 'CHARM_INTERNET': '0', 'MPLBACKEND': 'Agg', 'PYTHONUNBUFFERED': '1',
        'OMP_NUM_THREADS': '1'}
 for k in [k for k in env if k.startswith('CHARM_') and k not in ('CHARM_KAGGLE_ROOT', 'CHARM_INTERNET')]: env.pop(k)
+if a.bundle: env.pop('PYTHONPATH', None)   # the notebooks must install charm-xray from the bundle, not see this checkout
 t0 = time.time()
 
 def check(cond, what):
@@ -75,7 +76,8 @@ new_session(temp=False)
 out = run('train.ipynb', GPUS=2, CONFIG=TINY)
 run1 = work/'run'
 if a.bundle:
-    check('Installing charm-xray from the attached wheel' in out and 'Installed.' in out, 'the install cell installed charm-xray from the attached wheel')
+    check('Installing charm-xray: --no-index --find-links' in out and 'charm-xray-wheels' in out and 'Installed.' in out,
+          'the install cell installed charm-xray from the attached wheel')
 check("torch.distributed.run --standalone --nproc_per_node=2 --no-python" in out and 'The 2 training processes finished' in out,
       'torchrun ran charm-train in 2 processes, its output streamed into the notebook')
 res = json.loads((run1/'results.json').read_text()) if (run1/'results.json').is_file() else {}

@@ -12,9 +12,10 @@ from .core import CharmError
 from .kaggle import _wheel_version
 
 # %% auto #0
-__all__ = ['REPO_URL', 'KAGGLE_PYTHON', 'KAGGLE_IMAGE', 'KAGGLE_DATASET_LICENSES', 'BUNDLE_DESCRIPTION', 'KERNEL_FIELDS',
-           'KAGGLE_MACHINE_SHAPES', 'repository_url', 'read_have', 'wheel_requirements', 'missing_requirements',
-           'check_dataset_metadata', 'kaggle_owner', 'kaggle_bundle', 'check_kernel_metadata']
+__all__ = ['REPO_URL', 'KAGGLE_PYTHON', 'KAGGLE_IMAGE_TABLE', 'KAGGLE_IMAGE', 'KAGGLE_DATASET_LICENSES', 'BUNDLE_DESCRIPTION',
+           'KERNEL_FIELDS', 'KAGGLE_MACHINE_SHAPES', 'repository_url', 'kaggle_image_spec', 'read_have',
+           'wheel_requirements', 'missing_requirements', 'check_dataset_metadata', 'kaggle_owner', 'kaggle_bundle',
+           'check_kernel_metadata']
 
 # %% ../nbs/16d_bundle.ipynb #509706ba
 def repository_url() -> str|None:
@@ -31,13 +32,29 @@ REPO_URL = repository_url()
 "The repository the notebooks' install cell installs from with the internet on (`CHARM_REPO` there, checked against this)."
 
 KAGGLE_PYTHON = '3.12'
-"The Python version of Kaggle's image (Kaggle/docker-python's `Dockerfile.tmpl`): the bundle picks binary wheels for it."
+"The Python version of Kaggle's image (Kaggle/docker-python's `Dockerfile.tmpl`, read 2026): the bundle picks binary wheels for it, and CI's Kaggle-versions environment (`.ci/kaggle_stack.sh`) runs it."
 
-KAGGLE_IMAGE = {'torch': '2.10.0', 'torchvision': '0.25.0', 'fastai': '2.8.7', 'fastcore': '1.14.5', 'timm': '1.0.22',
-                'pandas': '2.2.3', 'scikit-learn': '1.6.1', 'matplotlib': '3.10.0', 'safetensors': '0.6.2',
-                'pyyaml': '6.0.3', 'packaging': '25.0', 'numpy': '2.0.2', 'pillow': '11.3.0', 'scipy': '1.15.3',
-                'accelerate': '1.10.1'}
-"What Kaggle's Python image provides, as a 2026 snapshot (pass `have=` a `pip list --format=freeze` for the exact list)."
+_SNAPSHOT = "this project's 2026 snapshot of Kaggle's image (16d_bundle), not re-read since"
+KAGGLE_IMAGE_TABLE = [   # (package, version in Kaggle's image, where that was read)
+    ('torch', '2.10.0', "kaggle-cli issues #1151 and #1197 (logs of Kaggle notebooks: torch 2.10.0+cu128), 2026"),
+    ('torchvision', '0.25.0', "the torchvision of torch 2.10 (pytorch/vision's release table); Kaggle/docker-python"),
+    ('timm', '1.0.22', "Kaggle/docker-python and public Kaggle run logs, 2026"),
+    ('fastai', '2.8.7', "the newest fastai that accepts Kaggle's pin fastcore<2 (Kaggle/docker-python kaggle_requirements.txt; fastai 2.8.8+ needs fastcore 2)"),
+    ('fastcore', '1.14.5', "Kaggle/docker-python pins fastcore<2; 1.14.5, the newest 1.x, is the one issue 27 ran train.ipynb on"),
+    ('accelerate', '1.10.1', _SNAPSHOT),
+    ('pandas', '2.2.3', _SNAPSHOT), ('scikit-learn', '1.6.1', _SNAPSHOT), ('matplotlib', '3.10.0', _SNAPSHOT),
+    ('safetensors', '0.6.2', _SNAPSHOT), ('pyyaml', '6.0.3', _SNAPSHOT), ('packaging', '25.0', _SNAPSHOT),
+    ('numpy', '2.0.2', _SNAPSHOT), ('pillow', '11.3.0', _SNAPSHOT), ('scipy', '1.15.3', _SNAPSHOT)]
+"""Kaggle's image, one row per package: its version there and where that was read. The one table of it: `KAGGLE_IMAGE`
+is its {name: version} view, the bundle checks requirements against it, and CI builds an environment with exactly
+these versions on Python `KAGGLE_PYTHON` (`kaggle_image_spec`, `.ci/kaggle_stack.sh`)."""
+
+KAGGLE_IMAGE = {name: version for name, version, _ in KAGGLE_IMAGE_TABLE}
+"What Kaggle's Python image provides, {name: version} (from `KAGGLE_IMAGE_TABLE`; pass `have=` a `pip list --format=freeze` for the exact list)."
+
+def kaggle_image_spec() -> str:
+    "The Kaggle-versions environment as text: `python X.Y`, then one `name==version` per line. CI keys its cached environment by a hash of it."
+    return '\n'.join([f'python {KAGGLE_PYTHON}'] + [f'{n}=={v}' for n, v, _ in KAGGLE_IMAGE_TABLE]) + '\n'
 
 def _canon(name): return re.sub(r'[-_.]+', '-', name).lower()
 

@@ -125,7 +125,8 @@ def fits_in_memory(learn:Learner, # A learner set up for the stage (loss, frozen
         m.train()
         if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(dev)
         x, y = torch.zeros(bs, 3, size, size, device=dev), torch.zeros(bs, m.n_out, device=dev)
-        with torch.autocast(dev.type, dtype=torch.float16 if dev.type == 'cuda' else torch.bfloat16, enabled=amp):
+        bf16 = getattr(getattr(learn.mixed_precision, 'amp_mode', None), 'value', 'fp16') == 'bf16' if amp else False
+        with torch.autocast(dev.type, dtype=torch.float16 if dev.type == 'cuda' and not bf16 else torch.bfloat16, enabled=amp):
             loss = learn.loss_func(m(x), y)
         loss.backward()
         if dev.type != 'cuda': return True

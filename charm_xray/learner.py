@@ -23,6 +23,7 @@ from .core import LABELS, DISPLAY_NAMES, CharmConfig
 from .metrics import MeanClassAUC, MicroAUC, per_class_auc
 from .model import CharmModel
 from .callbacks import MomentumUpdate, MemoryBankCallback
+from .kaggle_setup import precision_for
 
 # %% auto #0
 __all__ = ['charm_splitter', 'class_auc_metric', 'scale_heatmaps', 'batch_images', 'show_overlay', 'ChannelsLastBatches',
@@ -147,11 +148,12 @@ def learner_from_config(cfg:CharmConfig,   # The run's configuration
                         pretrained=None,   # Override `cfg.pretrained` (e.g. False when weights come from a checkpoint)
                         **kwargs           # Passed to `charm_learner` (cbs, metrics, per_class, loss_func, ...)
                        ) -> CharmLearner:
-    "The `CharmLearner` a run with `cfg` uses: in mixed precision when `cfg.fp16` and a GPU is present, channels-last without a GPU."
+    "The `CharmLearner` a run with `cfg` uses: with `cfg.fp16` on a GPU, in the mixed precision the GPU supports (`precision_for`: bf16 from sm_80, fp16 with loss scaling on sm_7x, none before); channels-last without a GPU."
     learn = charm_learner(dls, cfg.arch, pretrained=cfg.pretrained if pretrained is None else pretrained,
                           momentum=cfg.momentum, k=cfg.k, threshold=cfg.threshold, bank_size=cfg.bank_size,
                           consistency=cfg.consistency, attention=cfg.attention, use_ema_for_eval=cfg.use_ema_for_eval,
                           **kwargs)
     if not torch.cuda.is_available(): learn.add_cb(ChannelsLastBatches())
-    elif cfg.fp16: learn.to_fp16()
+    elif cfg.fp16 and (prec := precision_for(torch.cuda.get_device_capability())) != 'fp32':
+        learn.to_bf16() if prec == 'bf16' else learn.to_fp16()
     return learn

@@ -10,11 +10,11 @@ import os, re, shutil, socket, subprocess, sys
 from pathlib import Path
 import torch
 from .core import CharmConfig, CharmError, parse_bool
+from .kaggle_setup import PASCAL_TORCH, CU126_INDEX, PRECISIONS, internet_on, precision_for
 
 # %% auto #0
-__all__ = ['PASCAL_TORCH', 'CU126_INDEX', 'RUN_BYTES', 'WEIGHTS_MISSING', 'arch_supported', 'internet_on', 'pascal_advice',
-           'gpu_check', 'gpu_facts', 'cuda_smoke', 'preflight', 'preflight_subprocess', 'weights_source',
-           'preflight_run']
+__all__ = ['RUN_BYTES', 'WEIGHTS_MISSING', 'arch_supported', 'pascal_advice', 'gpu_check', 'gpu_facts', 'cuda_smoke', 'preflight',
+           'preflight_subprocess', 'weights_source', 'preflight_run']
 
 # %% ../nbs/16a_preflight.ipynb #3abe2e13
 def arch_supported(capability:tuple[int, int], # The GPU's compute capability, e.g. (6, 0) for a P100
@@ -31,19 +31,6 @@ def arch_supported(capability:tuple[int, int], # The GPU's compute capability, e
     return False
 
 # %% ../nbs/16a_preflight.ipynb #d60f5116
-PASCAL_TORCH = ('torch==2.14.*', 'torchvision==0.29.*')
-"The last PyTorch release line with Pascal (sm_60) kernels in its CUDA 12.6 build, and its torchvision."
-CU126_INDEX = 'https://download.pytorch.org/whl/cu126'
-
-def internet_on(host:str='pypi.org', # A host to reach on port 443
-                timeout:float=3.     # Seconds to wait
-               ) -> bool:
-    "Whether the internet is reachable (`CHARM_INTERNET=1`/`0` decides without trying)."
-    if os.environ.get('CHARM_INTERNET') is not None: return parse_bool(os.environ['CHARM_INTERNET'], allow_text=True) is True   # other text: off
-    try:
-        with socket.create_connection((host, 443), timeout=timeout): return True
-    except OSError: return False
-
 def pascal_advice(name:str,             # The GPU's name
                   cap:str,              # Its sm version, e.g. '60'
                   internet:bool=True    # Whether this notebook has internet
@@ -106,6 +93,7 @@ def preflight(allow_cpu:bool=False,   # Go on without a GPU (DEMO, QUICK on tiny
     print(f"GPU: {name}" + (f" (x{n}: GPUS = None trains on all of them, one process each)" if n > 1 else '') +
           f", compute capability {cap[0]}.{cap[1]}, {facts.get('memory_gib', 0):.1f} GiB")
     print(f"torch compiled for: {' '.join(archs)}")
+    print(f"Precision: {PRECISIONS[precision_for(cap)]}" + (" (T4: no bf16)" if precision_for(cap) == 'fp16' else ''))
     internet = internet_on() if internet is None else internet
     ok, msg = gpu_check(name, cap, archs, internet=internet)
     print(msg)
