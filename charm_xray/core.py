@@ -172,17 +172,15 @@ def check_writable(path:str|Path,     # An output path the user gave
                    flag:str,          # Its flag, for the message: '--json'
                    folder:bool=False  # A folder to create or fill (else a file to write)
                   ) -> Path:
-    "One `CharmError` naming `flag path` when it cannot be written (a file in the way, no such place, a read-only or virtual file system); creates missing folders."
+    "One `CharmError` naming `flag path` when it cannot be written (a file in the way, no such place, a read-only or virtual file system); writes nothing."
     p = Path(path).expanduser()
     d = p if folder else p.parent
     if folder and p.exists() and not p.is_dir(): raise CharmError(f"{flag} {path} is a file, not a folder: choose another {flag}.")
     if not folder and p.is_dir(): raise CharmError(f"{flag} {path} is a folder: give a file name.")
-    a = next(a for a in [d, *d.parents] if a.exists() or a == a.parent)
+    a = next(a for a in [d, *d.parents] if a.exists() or a == a.parent)     # the nearest existing folder: the probe goes there
     if not a.is_dir(): raise CharmError(f"{flag} {path}: {a} is a file, not a folder: choose another {flag}.")
-    probe = d/f'.charm-write-test.{os.getpid()}'
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b''); probe.unlink()
+    probe = a/f'.charm-write-test.{os.getpid()}'
+    try: probe.write_bytes(b''); probe.unlink()
     except OSError as e: raise CharmError(f"{flag} {path} cannot be written ({e.strerror or e}): choose another {flag}.") from None
     return p
 

@@ -31,7 +31,7 @@ def load_gray(fn:str|Path # An image file
         im = Image.open(fn); im.load()
     except FileNotFoundError: raise CharmError(f"Image {fn} not found.") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise CharmError(f"Cannot read image {fn} ({e}): the file is corrupt or truncated; re-download it or remove its row.") from None
+        raise CharmError(f"Cannot read image {fn} ({e}): the file is corrupt, truncated or not an image.") from None
     if im.mode == 'L': return im
     if im.mode.startswith('I') or im.mode == 'F':
         a = np.asarray(im, dtype=np.float32)
