@@ -8,14 +8,14 @@ Docs: https://charm-xray.github.io/charm-xray/cli.html.md"""
 from __future__ import annotations
 import warnings
 warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.*deprecated', category=FutureWarning)  # fastai.layers, at import
-import argparse, dataclasses, itertools, json, os, shutil, sys, time
+import argparse, contextlib, dataclasses, itertools, json, os, shlex, shutil, signal, sys, time
 from pathlib import Path
-from .core import CharmConfig, CharmError, PAPER_GRID, report_errors, durable_write, parse_bool
+from .core import CharmConfig, CharmError, CharmInterrupt, PAPER_GRID, report_errors, durable_write, parse_bool, check_writable, RunLock
 
 # %% auto #0
-__all__ = ['both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args', 'charm_train', 'charm_search',
-           'charm_test', 'charm_prepare', 'charm_kaggle_bundle', 'charm_synth', 'charm_predict', 'charm_localize',
-           'demo_config', 'charm_demo']
+__all__ = ['FLAG_RANGES', 'RUN_FILES', 'both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args',
+           'charm_train', 'charm_search', 'charm_test', 'charm_prepare', 'charm_kaggle_bundle', 'charm_synth',
+           'charm_predict', 'charm_localize', 'demo_config', 'charm_demo']
 
 # %% ../nbs/17_cli.ipynb #669391cc
 def both_spellings(*names:str) -> tuple:
@@ -23,22 +23,49 @@ def both_spellings(*names:str) -> tuple:
     alts = [f"--{n[2:].replace(a, b)}" for n in names if n.startswith('--') for a, b in (('_', '-'), ('-', '_'))]
     return tuple(dict.fromkeys([*names, *alts]))
 
+FLAG_RANGES = dict(
+    batch_size=(lambda v: v > 0, '> 0'), num_samples=(lambda v: v == -1 or v > 0, '-1 (all) or > 0'),
+    size=(lambda v: v > 0, '> 0'), n=(lambda v: v > 0, '> 0'), seed=(lambda v: 0 <= v < 2**32, 'in [0, 2**32)'),
+    workers=(lambda v: v >= 0, '>= 0'), compress=(lambda v: 0 <= v <= 9, 'in 0-9'), per_folder=(lambda v: v > 0, '> 0'),
+    time_limit_h=(lambda v: v >= 0, '>= 0'), **{k: (lambda v: v >= 0, '>= 0') for k in ('n_rgba', 'n_16bit', 'n_corrupt')})
+"The allowed range of every numeric flag of the console scripts that is not a `CharmConfig` setting (those are checked by `CharmConfig`)."
+
+def _ranged(typ, name:str):
+    "A flag type that converts with `typ` and refuses a value outside `FLAG_RANGES[name]` (argparse makes it one error line)."
+    ok, allowed = FLAG_RANGES[name]
+    def conv(text):
+        v = typ(text)
+        if not ok(v): raise argparse.ArgumentTypeError(f"must be {allowed}, got {text}")
+        return v
+    conv.__name__ = typ.__name__        # argparse's "invalid int value" for text that is not a number
+    return conv
+
+def _checked(names, kwargs):
+    "`kwargs` with a numeric flag's type range-checked from `FLAG_RANGES`; a numeric flag missing from the table is a bug, refused here."
+    dest = kwargs.get('dest') or names[0].lstrip('-').replace('-', '_')
+    if kwargs.get('type') in (int, float):            # a setting's flag has its own type (`_setting_type`), checked by `CharmConfig`
+        if dest not in FLAG_RANGES: raise ValueError(f"numeric flag {names[0]} has no range in FLAG_RANGES")
+        kwargs = {**kwargs, 'type': _ranged(kwargs['type'], dest)}
+    return kwargs
+
 class CharmArgumentParser(argparse.ArgumentParser):
-    "An `ArgumentParser` whose long flags (also those of its argument groups) answer to both spellings, and whose errors are one line."
-    def add_argument(self, *names, **kwargs): return super().add_argument(*both_spellings(*names), **kwargs)
+    "An `ArgumentParser` whose long flags (also those of its argument groups) answer to both spellings, whose numeric flags are range-checked (`FLAG_RANGES`), and whose errors are one line."
+    def add_argument(self, *names, **kwargs): return super().add_argument(*both_spellings(*names), **_checked(names, kwargs))
     def add_argument_group(self, *args, **kwargs):
         g = super().add_argument_group(*args, **kwargs)
         add = g.add_argument
-        g.add_argument = lambda *names, **kw: add(*both_spellings(*names), **kw)
+        g.add_argument = lambda *names, **kw: add(*both_spellings(*names), **_checked(names, kw))
         return g
     def error(self, message:str): # argparse's message
         "One `error:` line on stderr (argparse prints the whole usage first), exit code 2."
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 # %% ../nbs/17_cli.ipynb #3ba38fb8
-def _parse_optional(typ):
-    "A flag type that also accepts 'none' for a setting whose value may be None."
-    return lambda v: None if v.lower() == 'none' else typ(v)
+def _setting_type(typ, optional:bool=False):
+    "The type of a setting's flag (its range is checked by `CharmConfig`); `optional`: 'none' is None."
+    def conv(v): return None if optional and v.lower() == 'none' else typ(v)
+    conv.__name__ = typ.__name__
+    return conv
 
 def add_config_flags(parser:argparse.ArgumentParser, # The parser to add to
                      skip:tuple=()                   # Settings to leave out (a script that defines them itself)
@@ -59,7 +86,7 @@ def add_config_flags(parser:argparse.ArgumentParser, # The parser to add to
             g.add_argument('--no-pretrained', action='store_true', help='Random initialisation (tests and experiments)')
         else:
             typ = int if ann.startswith('int') else float if ann.startswith('float') else str
-            g.add_argument(flag, type=_parse_optional(typ) if 'None' in ann else typ, default=unset, metavar=f.name.upper(), help=doc)
+            g.add_argument(flag, type=_setting_type(typ, 'None' in ann), default=unset, metavar=f.name.upper(), help=doc)
 
 def config_from_args(args:argparse.Namespace, # Parsed flags
                      skip:tuple=()            # Settings the script handles itself
@@ -93,23 +120,75 @@ def _plain_progress():
     import fastprogress.fastprogress as fp
     fp.NO_BAR, fp.ConsoleProgressBar.fill = True, ' '   # fastprogress prints its fill character once per bar, even with NO_BAR
 
+RUN_FILES = ('last.pth', 'best.pth', 'best_stage1.pth', 'best_stage2.pth', 'history.csv', 'results.json', 'class_stats.csv')
+"What a run leaves in its folder: a new run refuses a folder holding any of them without `--resume` or `--overwrite`."
+
+def _resume_config(args, argv:list):
+    "For `--resume DIR` or `--resume --out DIR` without `--config`: the run's own `config.yaml` under the flags given beside it (said)."
+    if args.resume is not True: args.out = args.resume             # --resume DIR
+    out = getattr(args, 'out', None)
+    if out is None or args.config or not (Path(out)/'config.yaml').exists(): return
+    args.config = str(Path(out)/'config.yaml')
+    names = {f.name for f in dataclasses.fields(CharmConfig)} - {'out'}
+    given = [k for k in vars(args) if k in names] + (['pretrained'] if args.no_pretrained else [])
+    print(f"Resuming the run in {out} with its config.yaml" + (f"; given beside it: {', '.join(given)}" if given else '') + '.')
+
+def _continue_command(args, argv:list, cfg) -> str:
+    "The command that continues an interrupted run: `charm-train --resume OUT` when the run saved its config.yaml, else the same command with --resume."
+    if (Path(cfg.out)/'config.yaml').exists():
+        extra = ['--time-limit-h', str(args.time_limit_h)] if args.time_limit_h is not None else []
+        return shlex.join(['charm-train', '--resume', cfg.out, *extra])
+    return shlex.join(['charm-train', *[a for a in argv if a not in ('--overwrite', '--resume')], '--resume'])
+
+class _Terminated(KeyboardInterrupt): "SIGTERM (Kaggle's session end, a cluster's preemption), raised where the run is."
+
+def _check_fresh(out:Path, overwrite:bool):
+    "A new run refuses a folder holding another run's files, unless `overwrite` (then they are removed first)."
+    old = [f for f in RUN_FILES if (out/f).exists()]
+    if not old: return
+    if not overwrite:
+        raise CharmError(f"--out {out} holds a run ({', '.join(old)}): continue it with charm-train --resume {shlex.quote(str(out))}, "
+                         f"start again with --overwrite, or choose another --out.")
+    for f in old: (out/f).unlink()
+    shutil.rmtree(out/'plots', ignore_errors=True)
+
 @report_errors
 def charm_train(argv:list|None=None # Arguments (default: the command line)
                ):
     "Train CHARM-Xray in two stages (frozen + BCE, then unfrozen + ASL) with per-epoch resumable checkpoints."
     p = _parser(charm_train.__doc__)
-    p.add_argument('--resume', action='store_true', help='Continue from OUT/last.pth')
+    p.add_argument('--resume', nargs='?', const=True, default=False, metavar='DIR',
+                   help="Continue the run in OUT (or DIR) from its last.pth, with its config.yaml; flags given beside it override the file")
+    p.add_argument('--overwrite', action='store_true', help='Start again in an --out that holds a run (its checkpoints and results are removed)')
     p.add_argument('--time-limit-h', type=float, metavar='HOURS', help="A session limit (Kaggle: 12): after the first batches of "
                    "each stage rank 0 prints images/s and the projected hours, and a plan that cannot fit stops with advice; 0: print only")
     add_config_flags(p)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = p.parse_args(argv)
+    if args.resume and args.overwrite: raise CharmError("--resume and --overwrite both given: --resume continues the run, --overwrite starts it again; choose one.")
+    if args.resume: _resume_config(args, argv)
     _plain_progress()
-    from charm_xray.train import TrainingRun
-    run, budget = TrainingRun(config_from_args(args), resume=args.resume), []
-    if args.time_limit_h is not None:
-        from charm_xray.budget import TimeBudget     # the session's time budget, attached to both stages
-        budget = [TimeBudget(run.cfg, limit_h=args.time_limit_h or None)]
-    run.fit(budget)
+    cfg = config_from_args(args)
+    rank0 = int(os.environ.get('RANK', 0)) == 0
+    with RunLock(cfg.out) if rank0 else contextlib.nullcontext():   # one process per --out (rank 0 holds it for all ranks)
+        if rank0 and not args.resume: _check_fresh(Path(cfg.out), args.overwrite)
+        def _term(signum, frame): raise _Terminated()
+        old = signal.signal(signal.SIGTERM, _term)
+        try:
+            from charm_xray.train import TrainingRun
+            run, budget = TrainingRun(cfg, resume=bool(args.resume)), []
+            if args.time_limit_h is not None:
+                from charm_xray.budget import TimeBudget     # the session's time budget, attached to both stages
+                budget = [TimeBudget(run.cfg, limit_h=args.time_limit_h or None)]
+            run.fit(budget)
+        except KeyboardInterrupt as e:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)    # a second SIGTERM while we say how to continue
+            what, code = ('SIGTERM', 143) if isinstance(e, _Terminated) else ('Ctrl-C', 130)
+            last = Path(cfg.out)/'last.pth'
+            saved = f"the last finished epoch is in {last}" if last.exists() else "no epoch had finished"
+            raise CharmInterrupt(f"{what}: {saved}; continue with: {_continue_command(args, argv, cfg)}", code) from None
+        finally: signal.signal(signal.SIGTERM, old)
+
 
 # %% ../nbs/17_cli.ipynb #e00a6816
 @report_errors

@@ -208,7 +208,7 @@ _CHOICES = dict(recipe=('auto', 'paper'), split=('official', 'paper'), stage2_lo
                 threshold_method=('youden', 'f1'), attention=('multiscale', 'lka', None))
 "The allowed values of the settings that are a choice (`None` where it is one)."
 
-_RANGES = dict(size=(lambda v: v > 0, '> 0'), n=(lambda v: v > 0, '> 0'), valid_pct=(lambda v: 0 < v < 1, 'in (0, 1)'),
+_RANGES = dict(size=(lambda v: v > 0, '> 0'), seed=(lambda v: 0 <= v < 2**32, 'in [0, 2**32)'), n=(lambda v: v > 0, '> 0'), valid_pct=(lambda v: 0 < v < 1, 'in (0, 1)'),
                num_workers=(lambda v: v >= 0, '>= 0'), momentum=(lambda v: 0 <= v < 1, 'in [0, 1)'),
                consistency=(lambda v: v >= 0, '>= 0'), k=(lambda v: v >= 1, '>= 1'), threshold=(lambda v: 0 < v <= 1, 'in (0, 1]'),
                bank_size=(lambda v: v >= 0, '>= 0'), min_steps=(lambda v: v >= 1, '>= 1'),
