@@ -120,7 +120,7 @@ def _plain_progress():
     import fastprogress.fastprogress as fp
     fp.NO_BAR, fp.ConsoleProgressBar.fill = True, ' '   # fastprogress prints its fill character once per bar, even with NO_BAR
 
-RUN_FILES = ('last.pth', 'best.pth', 'best_stage1.pth', 'best_stage2.pth', 'history.csv', 'results.json', 'class_stats.csv')
+RUN_FILES = ('last.pth', 'best.pth', 'best_stage1.pth', 'best_stage2.pth', 'results.json', 'class_stats.csv')
 "What a run leaves in its folder: a new run refuses a folder holding any of them without `--resume` or `--overwrite`."
 
 def _resume_config(args, argv:list):
@@ -142,6 +142,28 @@ def _continue_command(args, argv:list, cfg) -> str:
 
 class _Terminated(KeyboardInterrupt): "SIGTERM (Kaggle's session end, a cluster's preemption), raised where the run is."
 
+class _StopOnSignal:
+    "SIGINT/SIGTERM handlers for a run: raise at once, and again at the next batch (`callback`) in case the first was swallowed (a signal during a fork's handlers is)."
+    def __init__(self): self.caught = None
+    def __enter__(self):
+        def _handler(signum, frame):
+            if self.caught is not None: return                  # the run is already stopping
+            self.caught = _Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+            raise self.caught
+        self.old = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+    def __exit__(self, *exc):
+        for s, h in self.old.items(): signal.signal(s, h)
+    def callback(self):
+        from fastai.callback.core import Callback
+        stop = self
+        class StopOnSignal(Callback):
+            order = -100
+            def before_batch(self):
+                if stop.caught is not None: raise stop.caught
+            after_batch = before_batch
+        return StopOnSignal()
+
 def _check_fresh(out:Path, overwrite:bool):
     "A new run refuses a folder holding another run's files, unless `overwrite` (then they are removed first)."
     old = [f for f in RUN_FILES if (out/f).exists()]
@@ -149,7 +171,7 @@ def _check_fresh(out:Path, overwrite:bool):
     if not overwrite:
         raise CharmError(f"--out {out} holds a run ({', '.join(old)}): continue it with charm-train --resume {shlex.quote(str(out))}, "
                          f"start again with --overwrite, or choose another --out.")
-    for f in old: (out/f).unlink()
+    for f in (*old, 'history.csv'): (out/f).unlink(missing_ok=True)
     shutil.rmtree(out/'plots', ignore_errors=True)
 
 @report_errors
@@ -172,22 +194,20 @@ def charm_train(argv:list|None=None # Arguments (default: the command line)
     rank0 = int(os.environ.get('RANK', 0)) == 0
     with RunLock(cfg.out) if rank0 else contextlib.nullcontext():   # one process per --out (rank 0 holds it for all ranks)
         if rank0 and not args.resume: _check_fresh(Path(cfg.out), args.overwrite)
-        def _term(signum, frame): raise _Terminated()
-        old = signal.signal(signal.SIGTERM, _term)
         try:
-            from charm_xray.train import TrainingRun
-            run, budget = TrainingRun(cfg, resume=bool(args.resume)), []
-            if args.time_limit_h is not None:
-                from charm_xray.budget import TimeBudget     # the session's time budget, attached to both stages
-                budget = [TimeBudget(run.cfg, limit_h=args.time_limit_h or None)]
-            run.fit(budget)
+            with _StopOnSignal() as stop:
+                from charm_xray.train import TrainingRun
+                run, budget = TrainingRun(cfg, resume=bool(args.resume)), []
+                if args.time_limit_h is not None:
+                    from charm_xray.budget import TimeBudget     # the session's time budget, attached to both stages
+                    budget = [TimeBudget(run.cfg, limit_h=args.time_limit_h or None)]
+                run.fit(budget + [stop.callback()])
         except KeyboardInterrupt as e:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)    # a second SIGTERM while we say how to continue
+            e = stop.caught or e
             what, code = ('SIGTERM', 143) if isinstance(e, _Terminated) else ('Ctrl-C', 130)
             last = Path(cfg.out)/'last.pth'
             saved = f"the last finished epoch is in {last}" if last.exists() else "no epoch had finished"
             raise CharmInterrupt(f"{what}: {saved}; continue with: {_continue_command(args, argv, cfg)}", code) from None
-        finally: signal.signal(signal.SIGTERM, old)
 
 
 # %% ../nbs/17_cli.ipynb #e00a6816
@@ -209,6 +229,7 @@ def charm_search(argv:list|None=None # Arguments (default: the command line)
     from charm_xray.search import search, parse_values, results_table
     from fastai.torch_core import rank_distrib
     grid = parse_values(args.momentum), parse_values(args.k, int), parse_values(args.threshold)
+    check_writable(args.out, '--out', folder=True)
     cfg = config_from_args(args, skip=skip)
     for m, k, t in itertools.product(*grid): cfg.update(momentum=m, k=k, threshold=t)   # every combination valid before any run
     df = search(cfg, *grid, out=args.out, test=args.test)
@@ -239,13 +260,15 @@ def charm_test(argv:list|None=None # Arguments (default: the command line)
     from charm_xray.metrics import plot_reliability
     ckpt = a.checkpoint or a.checkpoint_pos
     if ckpt is None: raise CharmError("no checkpoint given: charm-test CHECKPOINT (or --checkpoint CHECKPOINT).")
+    rel = a.reliability or Path(ckpt).parent/f"reliability_{a.split}.png"      # beside the checkpoint, not in the current folder
+    for flag, path in (('--json', a.json), ('--roc', a.roc), ('--reliability', rel)):     # before the evaluation, not after
+        if path: check_writable(path, flag)
     rep = evaluate(ckpt, data=a.data, split=a.split, num_samples=a.num_samples, batch_size=a.batch_size)
     print(format_report(rep))
     if a.json: durable_write(a.json, json.dumps(report_json(rep), indent=2))
     if a.roc:
         f = plot_roc_curves(rep['targs'], rep['probs'], title=f"ROC curves, {rep['split_name']}")
         f.savefig(a.roc, dpi=100)
-    rel = a.reliability or Path(ckpt).parent/f"reliability_{a.split}.png"      # beside the checkpoint, not in the current folder
     plot_reliability(rep['targs'], rep['calibrated_probs'], title=f"Reliability, {rep['split_name']}").savefig(rel, dpi=100)
     print(f"Reliability diagram: {rel}")
 
@@ -260,11 +283,17 @@ def charm_prepare(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--size', type=int, default=256, help='Shorter side of the cached images')
     p.add_argument('--workers', type=int, help='Parallel worker processes (default: all CPUs)')
     p.add_argument('--compress', type=int, default=0, help='PNG compression level 0-9 (0: fastest to read, about twice the disk space of 1)')
+    p.add_argument('--verify', action='store_true', help='Decode every cached image first and remake the unreadable ones (truncated, damaged)')
     a = p.parse_args(argv)
     from fastai.vision.all import defaults
-    from charm_xray.data import check_nih_folder, prepare_cache, cache_manifest
+    from charm_xray.data import check_nih_folder, prepare_cache, cache_manifest, verify_cache
     check_nih_folder(a.data)
-    prepare_cache(a.data, a.dest, size=a.size, n_workers=defaults.cpus if a.workers is None else a.workers, compress_level=a.compress)
+    check_writable(a.dest, '--dest', folder=True)
+    workers = defaults.cpus if a.workers is None else a.workers
+    if a.verify and Path(a.dest, 'charm_cache.json').exists():
+        bad = verify_cache(a.dest, n_workers=workers)
+        print(f"Verified {a.dest}: " + (f"{len(bad)} unreadable file(s) removed, remade now ({', '.join(bad[:3])})" if bad else 'every image decodes'))
+    with RunLock(a.dest, '--dest'): prepare_cache(a.data, a.dest, size=a.size, n_workers=workers, compress_level=a.compress)
     m = cache_manifest(a.dest)
     print(f"Cached {m['images'] - len(m['failed'])} of {m['images']} images at {a.size}px in {a.dest}" +
           (f" ({len(m['failed'])} unreadable: {', '.join(m['failed'][:3])})" if m['failed'] else ''))
@@ -284,6 +313,7 @@ def charm_kaggle_bundle(argv:list|None=None # Arguments (default: the command li
     p.add_argument('--owner', help="Kaggle user name for the dataset id (default: $KAGGLE_USERNAME, else the kaggle CLI's kaggle.json; required)")
     p.add_argument('--slug', default='charm-xray-wheels', help='Dataset slug')
     a = p.parse_args(argv)
+    check_writable(a.dest, 'DEST', folder=True)
     from charm_xray.bundle import kaggle_bundle
     dest = kaggle_bundle(a.dest, weights=a.weights, project=a.project, have=a.have, extras=tuple(a.extras),
                          python=a.python, owner=a.owner, slug=a.slug)
@@ -304,6 +334,7 @@ def charm_synth(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--n-corrupt', type=int, default=0, help='Images written as truncated PNGs')
     p.add_argument('--per-folder', type=int, help='Images per images_XXX/images folder (default: spread over 12)')
     a = p.parse_args(argv)
+    check_writable(a.dest, 'DEST', folder=True)
     from charm_xray.synthetic import make_synthetic_nih
     out = make_synthetic_nih(a.dest, n=a.n, size=a.size, seed=a.seed, n_rgba=a.n_rgba, n_16bit=a.n_16bit,
                              n_corrupt=a.n_corrupt, per_folder=a.per_folder)
@@ -321,6 +352,8 @@ def charm_predict(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--cam', help='Write one Grad-CAM overlay PNG per image (for its top finding) to this folder')
     p.add_argument('--batch-size', type=int, default=16, help='Batch size')
     a = p.parse_args(argv)
+    if a.json: check_writable(a.json, '--json')
+    if a.cam: check_writable(a.cam, '--cam', folder=True)
     from charm_xray.predict import predict, format_predictions
     results, errors = predict(a.checkpoint, a.images, cam_dir=a.cam, bs=a.batch_size)
     if results: print(format_predictions(results))
@@ -343,6 +376,8 @@ def charm_localize(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--json', help='Also write the scores as JSON to this file')
     p.add_argument('--plot', help='Save a grid of heatmap overlays with the true boxes to this PNG')
     a = p.parse_args(argv)
+    for flag, path in (('--json', a.json), ('--plot', a.plot)):
+        if path: check_writable(path, flag)
     from charm_xray.localize import localize, format_localization
     res = localize(a.checkpoint, data=a.data, method=a.method, batch_size=a.batch_size, pathway=a.pathway, plot=a.plot)
     print(format_localization(res))
@@ -385,6 +420,7 @@ def charm_demo(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--permuted-labels', action='store_true',
                    help="A control: the same films with the training labels shuffled among them (nih.permute_labels); scores about 0.5")
     a = p.parse_args(argv)
+    check_writable(a.out, '--out', folder=True)
     _plain_progress()
     from charm_xray.train import train
     from charm_xray.evaluate import evaluate, format_report, report_json
