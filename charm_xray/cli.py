@@ -194,8 +194,9 @@ def charm_train(argv:list|None=None # Arguments (default: the command line)
     rank0 = int(os.environ.get('RANK', 0)) == 0
     with RunLock(cfg.out) if rank0 else contextlib.nullcontext():   # one process per --out (rank 0 holds it for all ranks)
         if rank0 and not args.resume: _check_fresh(Path(cfg.out), args.overwrite)
+        stop = _StopOnSignal()
         try:
-            with _StopOnSignal() as stop:
+            with stop:
                 from charm_xray.train import TrainingRun
                 run, budget = TrainingRun(cfg, resume=bool(args.resume)), []
                 if args.time_limit_h is not None:
@@ -232,7 +233,17 @@ def charm_search(argv:list|None=None # Arguments (default: the command line)
     check_writable(args.out, '--out', folder=True)
     cfg = config_from_args(args, skip=skip)
     for m, k, t in itertools.product(*grid): cfg.update(momentum=m, k=k, threshold=t)   # every combination valid before any run
-    df = search(cfg, *grid, out=args.out, test=args.test)
+    rank0 = int(os.environ.get('RANK', 0)) == 0
+    argv = sys.argv[1:] if argv is None else list(argv)
+    stop = _StopOnSignal()
+    try:
+        with RunLock(args.out) if rank0 else contextlib.nullcontext(), stop:   # one search per --out
+            df = search(cfg, *grid, out=args.out, test=args.test)
+    except KeyboardInterrupt as e:
+        e = stop.caught or e
+        what, code = ('SIGTERM', 143) if isinstance(e, _Terminated) else ('Ctrl-C', 130)
+        raise CharmInterrupt(f"{what}: the finished rows are in {Path(args.out)/'training_results.csv'}; continue with: "
+                             f"{shlex.join(['charm-search', *argv])}", code) from None
     if rank_distrib(): return                  # started by torchrun: rank 0 reports
     print(results_table(df))
     out = Path(args.out)
