@@ -42,12 +42,19 @@ def save_checkpoint(path:str|Path,       # File to write (replaced atomically)
                     with_opt:bool=True,  # Also save the optimizer state (needed to resume)
                     **info                # Plain values to store with it: stage, epoch, best, lr, thresholds...
                    ) -> Path:
-    "Write a checkpoint of `learn` to `path` with `durable_write`: an interrupted save never destroys `path`. Under distributed training only rank 0 writes (all ranks hold the same weights)."
+    "Write a checkpoint of `learn` to `path` with `durable_write`: an interrupted save or a full disk never destroys `path` (the free space is checked first). Under distributed training only rank 0 writes (all ranks hold the same weights)."
     if rank_distrib() != 0: return Path(path)
     state = dict(format=CHECKPOINT_FORMAT, labels=list(LABELS), config=dataclasses.asdict(cfg),
                  model=charm_model(learn).state_dict(), info=info,
                  opt=_plain(learn.opt.state_dict()) if with_opt and learn.opt is not None else None)
-    return durable_write(path, lambda tmp: torch.save(state, tmp))
+    return durable_write(path, lambda tmp: torch.save(state, tmp), need=_nbytes(state) + 2**20)   # a full disk: one error, the old file kept
+
+def _nbytes(o) -> int:
+    "Bytes of the tensors in a (nested) checkpoint state: about the size of its file, checked against the free space before a save."
+    if torch.is_tensor(o): return o.numel() * o.element_size()
+    if isinstance(o, dict): return sum(_nbytes(v) for v in o.values())
+    if isinstance(o, (list, tuple)): return sum(_nbytes(v) for v in o)
+    return 0
 
 def load_checkpoint(path:str|Path # A checkpoint written by `save_checkpoint`
                    ) -> dict:
@@ -113,7 +120,7 @@ def thresholds_from_checkpoint(state:dict # A checkpoint as `load_checkpoint` re
 
 # %% ../nbs/11_checkpoint.ipynb #8a09ddf1
 class CharmCheckpoint(SaveModelCallback):
-    "`SaveModelCallback` on validation mean AUC that writes atomic checkpoints: `best_stage{n}.pth` on improvement, `last.pth` every epoch."
+    "`SaveModelCallback` on validation mean AUC that writes atomic checkpoints: `best_stage{n}.pth` on improvement, `last.pth` every epoch (with the history up to that epoch)."
     order = EarlyStoppingCallback.order - 1  # save before early stopping can cancel the fit
     def __init__(self,
         out:Path,               # Output folder
@@ -132,8 +139,9 @@ class CharmCheckpoint(SaveModelCallback):
 
     def after_epoch(self):
         super().after_epoch()
+        log = getattr(self.learn, 'resumable_csv_logger', None)   # the history as it stands after this epoch, kept with it
         save_checkpoint(self.out/'last.pth', self.learn, self.cfg, stage=self.stage, epoch=self.epoch + 1,
-                        best=float(self.best), lr=self.lr, stopped=False)
+                        best=float(self.best), lr=self.lr, stopped=False, history=log.history() if log is not None else None)
 
     def after_fit(self):
         p = self.out/f'{self.fname}.pth'
@@ -142,8 +150,8 @@ class CharmCheckpoint(SaveModelCallback):
 
 # %% ../nbs/11_checkpoint.ipynb #5c3eeb97
 class ResumableCSVLogger(Callback):
-    "Log each epoch as one durable row of `fname` (with the stage); the header is written once, and epochs a resumed fit skips are not logged again."
-    order = 60  # after the Recorder (50) has the epoch's values, like fastai's CSVLogger
+    "Log each epoch as one row of `fname` (with the stage), written atomically after the epoch's checkpoint; epochs a resumed fit skips are neither logged nor shown."
+    order = EarlyStoppingCallback.order + 1  # after `CharmCheckpoint` has saved the epoch: a row never outlives its checkpoint
     def __init__(self,
         fname:str|Path,       # The log, e.g. `history.csv`
         stage:int,            # The stage written in the first column
@@ -151,19 +159,27 @@ class ResumableCSVLogger(Callback):
     ): store_attr()
 
     def before_fit(self):
-        self.active = not hasattr(self.learn, 'lr_finder') and rank_distrib() == 0   # one history: rank 0 writes it
+        self.active, self.pending = not hasattr(self.learn, 'lr_finder') and rank_distrib() == 0, None   # one history: rank 0 writes it
         if not self.active: return
         p = Path(self.fname)
-        if not p.exists() or p.stat().st_size == 0:
-            durable_write(p, ','.join(['stage'] + list(self.recorder.metric_names)) + '\n', append=True)
+        if not p.exists() or p.stat().st_size == 0: durable_write(p, ','.join(['stage'] + list(self.recorder.metric_names)) + '\n')
         self.old_logger, self.learn.logger = self.learn.logger, self._write_line
 
+    def history(self) -> str:
+        "The text `fname` will hold once this epoch's row is written (`CharmCheckpoint` stores it in `last.pth`)."
+        p = Path(self.fname)
+        return (p.read_text() if p.exists() else '') + (self.pending or '')
+
     def _write_line(self, log):
-        if len(log) > 1 and log[0] >= self.start_epoch:
-            durable_write(self.fname, ','.join([str(self.stage)] + [str(t) for t in log]) + '\n', append=True)
+        if log[0] < self.start_epoch: return                  # a skipped epoch: no row, no line in the progress table
+        if len(log) > 1: self.pending = ','.join([str(self.stage)] + [str(t) for t in log]) + '\n'
         self.old_logger(log)
 
-    def after_fit(self):
+    def _flush(self):
+        if self.active and self.pending: durable_write(self.fname, self.history()); self.pending = None
+    def after_epoch(self): self._flush()
+    def after_fit(self):                                      # early stopping cancels the fit before `after_epoch` reaches us
+        self._flush()
         if self.active: self.learn.logger = self.old_logger
 
 # %% ../nbs/11_checkpoint.ipynb #e6dae69f

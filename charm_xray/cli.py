@@ -8,14 +8,14 @@ Docs: https://charm-xray.github.io/charm-xray/cli.html.md"""
 from __future__ import annotations
 import warnings
 warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.*deprecated', category=FutureWarning)  # fastai.layers, at import
-import argparse, dataclasses, itertools, json, os, shutil, sys, time
+import argparse, contextlib, dataclasses, itertools, json, os, shlex, shutil, signal, sys, time
 from pathlib import Path
-from .core import CharmConfig, CharmError, PAPER_GRID, report_errors, durable_write, parse_bool
+from .core import CharmConfig, CharmError, CharmInterrupt, PAPER_GRID, report_errors, durable_write, parse_bool, check_writable, RunLock
 
 # %% auto #0
-__all__ = ['both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args', 'charm_train', 'charm_search',
-           'charm_test', 'charm_prepare', 'charm_kaggle_bundle', 'charm_synth', 'charm_predict', 'charm_localize',
-           'demo_config', 'charm_demo']
+__all__ = ['FLAG_RANGES', 'RUN_FILES', 'both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args',
+           'charm_train', 'charm_search', 'charm_test', 'charm_prepare', 'charm_kaggle_bundle', 'charm_synth',
+           'charm_predict', 'charm_localize', 'demo_config', 'charm_demo']
 
 # %% ../nbs/17_cli.ipynb #669391cc
 def both_spellings(*names:str) -> tuple:
@@ -23,22 +23,49 @@ def both_spellings(*names:str) -> tuple:
     alts = [f"--{n[2:].replace(a, b)}" for n in names if n.startswith('--') for a, b in (('_', '-'), ('-', '_'))]
     return tuple(dict.fromkeys([*names, *alts]))
 
+FLAG_RANGES = dict(
+    batch_size=(lambda v: v > 0, '> 0'), num_samples=(lambda v: v == -1 or v > 0, '-1 (all) or > 0'),
+    size=(lambda v: v > 0, '> 0'), n=(lambda v: v > 0, '> 0'), seed=(lambda v: 0 <= v < 2**32, 'in [0, 2**32)'),
+    workers=(lambda v: v >= 0, '>= 0'), compress=(lambda v: 0 <= v <= 9, 'in 0-9'), per_folder=(lambda v: v > 0, '> 0'),
+    time_limit_h=(lambda v: v >= 0, '>= 0'), **{k: (lambda v: v >= 0, '>= 0') for k in ('n_rgba', 'n_16bit', 'n_corrupt')})
+"The allowed range of every numeric flag of the console scripts that is not a `CharmConfig` setting (those are checked by `CharmConfig`)."
+
+def _ranged(typ, name:str):
+    "A flag type that converts with `typ` and refuses a value outside `FLAG_RANGES[name]` (argparse makes it one error line)."
+    ok, allowed = FLAG_RANGES[name]
+    def conv(text):
+        v = typ(text)
+        if not ok(v): raise argparse.ArgumentTypeError(f"must be {allowed}, got {text}")
+        return v
+    conv.__name__ = typ.__name__        # argparse's "invalid int value" for text that is not a number
+    return conv
+
+def _checked(names, kwargs):
+    "`kwargs` with a numeric flag's type range-checked from `FLAG_RANGES`; a numeric flag missing from the table is a bug, refused here."
+    dest = kwargs.get('dest') or names[0].lstrip('-').replace('-', '_')
+    if kwargs.get('type') in (int, float):            # a setting's flag has its own type (`_setting_type`), checked by `CharmConfig`
+        if dest not in FLAG_RANGES: raise ValueError(f"numeric flag {names[0]} has no range in FLAG_RANGES")
+        kwargs = {**kwargs, 'type': _ranged(kwargs['type'], dest)}
+    return kwargs
+
 class CharmArgumentParser(argparse.ArgumentParser):
-    "An `ArgumentParser` whose long flags (also those of its argument groups) answer to both spellings, and whose errors are one line."
-    def add_argument(self, *names, **kwargs): return super().add_argument(*both_spellings(*names), **kwargs)
+    "An `ArgumentParser` whose long flags (also those of its argument groups) answer to both spellings, whose numeric flags are range-checked (`FLAG_RANGES`), and whose errors are one line."
+    def add_argument(self, *names, **kwargs): return super().add_argument(*both_spellings(*names), **_checked(names, kwargs))
     def add_argument_group(self, *args, **kwargs):
         g = super().add_argument_group(*args, **kwargs)
         add = g.add_argument
-        g.add_argument = lambda *names, **kw: add(*both_spellings(*names), **kw)
+        g.add_argument = lambda *names, **kw: add(*both_spellings(*names), **_checked(names, kw))
         return g
     def error(self, message:str): # argparse's message
         "One `error:` line on stderr (argparse prints the whole usage first), exit code 2."
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 # %% ../nbs/17_cli.ipynb #3ba38fb8
-def _parse_optional(typ):
-    "A flag type that also accepts 'none' for a setting whose value may be None."
-    return lambda v: None if v.lower() == 'none' else typ(v)
+def _setting_type(typ, optional:bool=False):
+    "The type of a setting's flag (its range is checked by `CharmConfig`); `optional`: 'none' is None."
+    def conv(v): return None if optional and v.lower() == 'none' else typ(v)
+    conv.__name__ = typ.__name__
+    return conv
 
 def add_config_flags(parser:argparse.ArgumentParser, # The parser to add to
                      skip:tuple=()                   # Settings to leave out (a script that defines them itself)
@@ -59,7 +86,7 @@ def add_config_flags(parser:argparse.ArgumentParser, # The parser to add to
             g.add_argument('--no-pretrained', action='store_true', help='Random initialisation (tests and experiments)')
         else:
             typ = int if ann.startswith('int') else float if ann.startswith('float') else str
-            g.add_argument(flag, type=_parse_optional(typ) if 'None' in ann else typ, default=unset, metavar=f.name.upper(), help=doc)
+            g.add_argument(flag, type=_setting_type(typ, 'None' in ann), default=unset, metavar=f.name.upper(), help=doc)
 
 def config_from_args(args:argparse.Namespace, # Parsed flags
                      skip:tuple=()            # Settings the script handles itself
@@ -93,23 +120,96 @@ def _plain_progress():
     import fastprogress.fastprogress as fp
     fp.NO_BAR, fp.ConsoleProgressBar.fill = True, ' '   # fastprogress prints its fill character once per bar, even with NO_BAR
 
+RUN_FILES = ('last.pth', 'best.pth', 'best_stage1.pth', 'best_stage2.pth', 'results.json', 'class_stats.csv')
+"What a run leaves in its folder: a new run refuses a folder holding any of them without `--resume` or `--overwrite`."
+
+def _resume_config(args, argv:list):
+    "For `--resume DIR` or `--resume --out DIR` without `--config`: the run's own `config.yaml` under the flags given beside it (said)."
+    if args.resume is not True: args.out = args.resume             # --resume DIR
+    out = getattr(args, 'out', None)
+    if out is None or args.config or not (Path(out)/'config.yaml').exists(): return
+    args.config = str(Path(out)/'config.yaml')
+    names = {f.name for f in dataclasses.fields(CharmConfig)} - {'out'}
+    given = [k for k in vars(args) if k in names] + (['pretrained'] if args.no_pretrained else [])
+    print(f"Resuming the run in {out} with its config.yaml" + (f"; given beside it: {', '.join(given)}" if given else '') + '.')
+
+def _continue_command(args, argv:list, cfg) -> str:
+    "The command that continues an interrupted run: `charm-train --resume OUT` when the run saved its config.yaml, else the same command with --resume."
+    if (Path(cfg.out)/'config.yaml').exists():
+        extra = ['--time-limit-h', str(args.time_limit_h)] if args.time_limit_h is not None else []
+        return shlex.join(['charm-train', '--resume', cfg.out, *extra])
+    return shlex.join(['charm-train', *[a for a in argv if a not in ('--overwrite', '--resume')], '--resume'])
+
+class _Terminated(KeyboardInterrupt): "SIGTERM (Kaggle's session end, a cluster's preemption), raised where the run is."
+
+class _StopOnSignal:
+    "SIGINT/SIGTERM handlers for a run: raise at once, and again at the next batch (`callback`) in case the first was swallowed (a signal during a fork's handlers is)."
+    def __init__(self): self.caught = None
+    def __enter__(self):
+        def _handler(signum, frame):
+            if self.caught is not None: return                  # the run is already stopping
+            self.caught = _Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+            raise self.caught
+        self.old = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+    def __exit__(self, *exc):
+        for s, h in self.old.items(): signal.signal(s, h)
+    def callback(self):
+        from fastai.callback.core import Callback
+        stop = self
+        class StopOnSignal(Callback):
+            order = -100
+            def before_batch(self):
+                if stop.caught is not None: raise stop.caught
+            after_batch = before_batch
+        return StopOnSignal()
+
+def _check_fresh(out:Path, overwrite:bool):
+    "A new run refuses a folder holding another run's files, unless `overwrite` (then they are removed first)."
+    old = [f for f in RUN_FILES if (out/f).exists()]
+    if not old: return
+    if not overwrite:
+        raise CharmError(f"--out {out} holds a run ({', '.join(old)}): continue it with charm-train --resume {shlex.quote(str(out))}, "
+                         f"start again with --overwrite, or choose another --out.")
+    for f in (*old, 'history.csv'): (out/f).unlink(missing_ok=True)
+    shutil.rmtree(out/'plots', ignore_errors=True)
+
 @report_errors
 def charm_train(argv:list|None=None # Arguments (default: the command line)
                ):
     "Train CHARM-Xray in two stages (frozen + BCE, then unfrozen + ASL) with per-epoch resumable checkpoints."
     p = _parser(charm_train.__doc__)
-    p.add_argument('--resume', action='store_true', help='Continue from OUT/last.pth')
+    p.add_argument('--resume', nargs='?', const=True, default=False, metavar='DIR',
+                   help="Continue the run in OUT (or DIR) from its last.pth, with its config.yaml; flags given beside it override the file")
+    p.add_argument('--overwrite', action='store_true', help='Start again in an --out that holds a run (its checkpoints and results are removed)')
     p.add_argument('--time-limit-h', type=float, metavar='HOURS', help="A session limit (Kaggle: 12): after the first batches of "
                    "each stage rank 0 prints images/s and the projected hours, and a plan that cannot fit stops with advice; 0: print only")
     add_config_flags(p)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = p.parse_args(argv)
+    if args.resume and args.overwrite: raise CharmError("--resume and --overwrite both given: --resume continues the run, --overwrite starts it again; choose one.")
+    if args.resume: _resume_config(args, argv)
     _plain_progress()
-    from charm_xray.train import TrainingRun
-    run, budget = TrainingRun(config_from_args(args), resume=args.resume), []
-    if args.time_limit_h is not None:
-        from charm_xray.budget import TimeBudget     # the session's time budget, attached to both stages
-        budget = [TimeBudget(run.cfg, limit_h=args.time_limit_h or None)]
-    run.fit(budget)
+    cfg = config_from_args(args)
+    rank0 = int(os.environ.get('RANK', 0)) == 0
+    with RunLock(cfg.out) if rank0 else contextlib.nullcontext():   # one process per --out (rank 0 holds it for all ranks)
+        if rank0 and not args.resume: _check_fresh(Path(cfg.out), args.overwrite)
+        stop = _StopOnSignal()
+        try:
+            with stop:
+                from charm_xray.train import TrainingRun
+                run, budget = TrainingRun(cfg, resume=bool(args.resume)), []
+                if args.time_limit_h is not None:
+                    from charm_xray.budget import TimeBudget     # the session's time budget, attached to both stages
+                    budget = [TimeBudget(run.cfg, limit_h=args.time_limit_h or None)]
+                run.fit(budget + [stop.callback()])
+        except KeyboardInterrupt as e:
+            e = stop.caught or e
+            what, code = ('SIGTERM', 143) if isinstance(e, _Terminated) else ('Ctrl-C', 130)
+            last = Path(cfg.out)/'last.pth'
+            saved = f"the last finished epoch is in {last}" if last.exists() else "no epoch had finished"
+            raise CharmInterrupt(f"{what}: {saved}; continue with: {_continue_command(args, argv, cfg)}", code) from None
+
 
 # %% ../nbs/17_cli.ipynb #e00a6816
 @report_errors
@@ -130,9 +230,20 @@ def charm_search(argv:list|None=None # Arguments (default: the command line)
     from charm_xray.search import search, parse_values, results_table
     from fastai.torch_core import rank_distrib
     grid = parse_values(args.momentum), parse_values(args.k, int), parse_values(args.threshold)
+    check_writable(args.out, '--out', folder=True)
     cfg = config_from_args(args, skip=skip)
     for m, k, t in itertools.product(*grid): cfg.update(momentum=m, k=k, threshold=t)   # every combination valid before any run
-    df = search(cfg, *grid, out=args.out, test=args.test)
+    rank0 = int(os.environ.get('RANK', 0)) == 0
+    argv = sys.argv[1:] if argv is None else list(argv)
+    stop = _StopOnSignal()
+    try:
+        with RunLock(args.out) if rank0 else contextlib.nullcontext(), stop:   # one search per --out
+            df = search(cfg, *grid, out=args.out, test=args.test)
+    except KeyboardInterrupt as e:
+        e = stop.caught or e
+        what, code = ('SIGTERM', 143) if isinstance(e, _Terminated) else ('Ctrl-C', 130)
+        raise CharmInterrupt(f"{what}: the finished rows are in {Path(args.out)/'training_results.csv'}; continue with: "
+                             f"{shlex.join(['charm-search', *argv])}", code) from None
     if rank_distrib(): return                  # started by torchrun: rank 0 reports
     print(results_table(df))
     out = Path(args.out)
@@ -160,13 +271,15 @@ def charm_test(argv:list|None=None # Arguments (default: the command line)
     from charm_xray.metrics import plot_reliability
     ckpt = a.checkpoint or a.checkpoint_pos
     if ckpt is None: raise CharmError("no checkpoint given: charm-test CHECKPOINT (or --checkpoint CHECKPOINT).")
+    rel = a.reliability or Path(ckpt).parent/f"reliability_{a.split}.png"      # beside the checkpoint, not in the current folder
+    for flag, path in (('--json', a.json), ('--roc', a.roc), ('--reliability', rel)):     # before the evaluation, not after
+        if path: check_writable(path, flag)
     rep = evaluate(ckpt, data=a.data, split=a.split, num_samples=a.num_samples, batch_size=a.batch_size)
     print(format_report(rep))
     if a.json: durable_write(a.json, json.dumps(report_json(rep), indent=2))
     if a.roc:
         f = plot_roc_curves(rep['targs'], rep['probs'], title=f"ROC curves, {rep['split_name']}")
         f.savefig(a.roc, dpi=100)
-    rel = a.reliability or Path(ckpt).parent/f"reliability_{a.split}.png"      # beside the checkpoint, not in the current folder
     plot_reliability(rep['targs'], rep['calibrated_probs'], title=f"Reliability, {rep['split_name']}").savefig(rel, dpi=100)
     print(f"Reliability diagram: {rel}")
 
@@ -181,11 +294,17 @@ def charm_prepare(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--size', type=int, default=256, help='Shorter side of the cached images')
     p.add_argument('--workers', type=int, help='Parallel worker processes (default: all CPUs)')
     p.add_argument('--compress', type=int, default=0, help='PNG compression level 0-9 (0: fastest to read, about twice the disk space of 1)')
+    p.add_argument('--verify', action='store_true', help='Decode every cached image first and remake the unreadable ones (truncated, damaged)')
     a = p.parse_args(argv)
     from fastai.vision.all import defaults
-    from charm_xray.data import check_nih_folder, prepare_cache, cache_manifest
+    from charm_xray.data import check_nih_folder, prepare_cache, cache_manifest, verify_cache
     check_nih_folder(a.data)
-    prepare_cache(a.data, a.dest, size=a.size, n_workers=defaults.cpus if a.workers is None else a.workers, compress_level=a.compress)
+    check_writable(a.dest, '--dest', folder=True)
+    workers = defaults.cpus if a.workers is None else a.workers
+    if a.verify and Path(a.dest, 'charm_cache.json').exists():
+        bad = verify_cache(a.dest, n_workers=workers)
+        print(f"Verified {a.dest}: " + (f"{len(bad)} unreadable file(s) removed, remade now ({', '.join(bad[:3])})" if bad else 'every image decodes'))
+    with RunLock(a.dest, '--dest'): prepare_cache(a.data, a.dest, size=a.size, n_workers=workers, compress_level=a.compress)
     m = cache_manifest(a.dest)
     print(f"Cached {m['images'] - len(m['failed'])} of {m['images']} images at {a.size}px in {a.dest}" +
           (f" ({len(m['failed'])} unreadable: {', '.join(m['failed'][:3])})" if m['failed'] else ''))
@@ -205,6 +324,7 @@ def charm_kaggle_bundle(argv:list|None=None # Arguments (default: the command li
     p.add_argument('--owner', help="Kaggle user name for the dataset id (default: $KAGGLE_USERNAME, else the kaggle CLI's kaggle.json; required)")
     p.add_argument('--slug', default='charm-xray-wheels', help='Dataset slug')
     a = p.parse_args(argv)
+    check_writable(a.dest, 'DEST', folder=True)
     from charm_xray.bundle import kaggle_bundle
     dest = kaggle_bundle(a.dest, weights=a.weights, project=a.project, have=a.have, extras=tuple(a.extras),
                          python=a.python, owner=a.owner, slug=a.slug)
@@ -225,6 +345,7 @@ def charm_synth(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--n-corrupt', type=int, default=0, help='Images written as truncated PNGs')
     p.add_argument('--per-folder', type=int, help='Images per images_XXX/images folder (default: spread over 12)')
     a = p.parse_args(argv)
+    check_writable(a.dest, 'DEST', folder=True)
     from charm_xray.synthetic import make_synthetic_nih
     out = make_synthetic_nih(a.dest, n=a.n, size=a.size, seed=a.seed, n_rgba=a.n_rgba, n_16bit=a.n_16bit,
                              n_corrupt=a.n_corrupt, per_folder=a.per_folder)
@@ -242,6 +363,8 @@ def charm_predict(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--cam', help='Write one Grad-CAM overlay PNG per image (for its top finding) to this folder')
     p.add_argument('--batch-size', type=int, default=16, help='Batch size')
     a = p.parse_args(argv)
+    if a.json: check_writable(a.json, '--json')
+    if a.cam: check_writable(a.cam, '--cam', folder=True)
     from charm_xray.predict import predict, format_predictions
     results, errors = predict(a.checkpoint, a.images, cam_dir=a.cam, bs=a.batch_size)
     if results: print(format_predictions(results))
@@ -264,6 +387,8 @@ def charm_localize(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--json', help='Also write the scores as JSON to this file')
     p.add_argument('--plot', help='Save a grid of heatmap overlays with the true boxes to this PNG')
     a = p.parse_args(argv)
+    for flag, path in (('--json', a.json), ('--plot', a.plot)):
+        if path: check_writable(path, flag)
     from charm_xray.localize import localize, format_localization
     res = localize(a.checkpoint, data=a.data, method=a.method, batch_size=a.batch_size, pathway=a.pathway, plot=a.plot)
     print(format_localization(res))
@@ -306,6 +431,7 @@ def charm_demo(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--permuted-labels', action='store_true',
                    help="A control: the same films with the training labels shuffled among them (nih.permute_labels); scores about 0.5")
     a = p.parse_args(argv)
+    check_writable(a.out, '--out', folder=True)
     _plain_progress()
     from charm_xray.train import train
     from charm_xray.evaluate import evaluate, format_report, report_json

@@ -6,15 +6,16 @@ Docs: https://charm-xray.github.io/charm-xray/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #7b59736e
 from __future__ import annotations
-import os, json, sys, functools, dataclasses
+import os, json, sys, functools, dataclasses, errno, shutil, traceback
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 from typing import Callable
 
 # %% auto #0
 __all__ = ['LABELS', 'DISPLAY_NAMES', 'NO_FINDING', 'BBOX_NAME', 'BBOX_FINDINGS', 'TRUE_TEXT', 'FALSE_TEXT', 'PAPER_RECIPE',
-           'PAPER_GRID', 'CharmError', 'parse_labels', 'labels_to_vector', 'report_errors', 'parse_bool',
-           'durable_write', 'CharmConfig']
+           'PAPER_GRID', 'CharmError', 'parse_labels', 'labels_to_vector', 'CharmInterrupt', 'error_text',
+           'report_errors', 'parse_bool', 'durable_write', 'remove_stale_temps', 'check_writable', 'RunLock',
+           'CharmConfig']
 
 # %% ../nbs/00_core.ipynb #6b376de0
 LABELS = ['Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration', 'Mass', 'Nodule', 'Pneumonia',
@@ -65,14 +66,41 @@ def labels_to_vector(labels:list[str] # Canonical finding names, as `parse_label
     return [int(l in s) for l in LABELS]
 
 # %% ../nbs/00_core.ipynb #0b4ffad9
+class CharmInterrupt(Exception):
+    "A run stopped by Ctrl-C or SIGTERM; the message says how to continue, `code` is the exit status (130: SIGINT, 143: SIGTERM)."
+    def __init__(self, msg:str, code:int=130): super().__init__(msg); self.code = code
+
+def error_text(e:BaseException # An exception, possibly re-raised by a DataLoader from a worker process
+              ) -> str:
+    "The message of `e`; for one re-raised from a DataLoader worker (`Caught X in DataLoader worker process N.` and a traceback), the worker's original message."
+    s = str(e)
+    if not (s.startswith('Caught ') and 'DataLoader worker process' in s.partition('\n')[0]): return s
+    lines, name = s.rstrip().splitlines(), type(e).__name__
+    for i in range(len(lines) - 1, 0, -1):   # the traceback ends with 'module.CharmError: the message'
+        head, sep, rest = lines[i].partition(': ')
+        if sep and head.rpartition('.')[2] == name: return '\n'.join([rest, *lines[i+1:]])
+    return s
+
+def _is_disk_full(e:BaseException) -> bool:
+    "An `OSError(ENOSPC)`, or torch's way of saying the same while saving (`unexpected pos` from its zip writer)."
+    return (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) or 'unexpected pos' in str(e) or 'No space left' in str(e)
+
+def _report(e, line:str, code:int):
+    if os.environ.get('CHARM_DEBUG', '').strip().lower() in ('1', 'true', 'yes', 'on'): traceback.print_exception(e)
+    print(line, file=sys.stderr)
+    sys.exit(code)
+
 def report_errors(f):
-    "Decorator for console scripts: `CharmError`/`FileNotFoundError` become one `error:` line on stderr and exit code 2."
+    "Decorator for console scripts: `CharmError`, a missing file or a full disk become one `error:` line on stderr and exit code 2 (also when raised in a DataLoader worker); Ctrl-C one `interrupted` line and 130. `CHARM_DEBUG=1`: the traceback too."
     @functools.wraps(f)
     def _inner(*args, **kwargs):
         try: return f(*args, **kwargs)
-        except (CharmError, FileNotFoundError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
+        except CharmInterrupt as e: _report(e, f"interrupted: {e}", e.code)
+        except KeyboardInterrupt as e: _report(e, "interrupted.", 130)
+        except (CharmError, FileNotFoundError) as e: _report(e, f"error: {error_text(e)}", 2)
+        except Exception as e:
+            if not _is_disk_full(e): raise
+            _report(e, f"error: no space left on the device ({error_text(e).splitlines()[0]}): free some space and run the command again.", 2)
     return _inner
 
 # %% ../nbs/00_core.ipynb #7f3a993e
@@ -91,36 +119,96 @@ def parse_bool(text:str,              # The text: '1', 'True', ' off ', ...
     raise CharmError(f"{name}={text!r}: use 1 or 0 (true/false).")
 
 # %% ../nbs/00_core.ipynb #805542c5
+def _mb(n:float) -> str: return f"{n / 2**20:,.1f} MB"
+
+def _full_disk(p:Path, need:int|None) -> CharmError:
+    free = shutil.disk_usage(p.parent).free
+    return CharmError(f"no space left in {p.parent} to write {p.name} ({_mb(need) + ' needed, ' if need else ''}{_mb(free)} free): "
+                      f"free some space or write elsewhere; {'the previous ' + p.name + ' is intact' if p.exists() else 'nothing was written'}.")
+
 def durable_write(path:str|Path,               # The file to write
                   data:str|bytes|Callable,     # Text, bytes, or a function that writes the file at the path it is given
-                  append:bool=False            # Append one record (text or bytes) instead of replacing the file
+                  append:bool=False,           # Append one record (text or bytes) instead of replacing the file
+                  need:int|None=None           # Bytes the new file needs (checked against the free space first; None: the data's length)
                  ) -> Path:
-    "Write `path` so that a crash leaves the old or the new content, never a mix: temp file + fsync + rename, or one fsynced append."
+    "Write `path` so that a crash or a full disk leaves the old or the new content, never a mix: temp file + fsync + rename, or one fsynced append."
     p = Path(path); p.parent.mkdir(parents=True, exist_ok=True)
+    b = None if callable(data) else data.encode() if isinstance(data, str) else bytes(data)
+    need = need if need is not None else None if b is None else len(b)
+    if need and shutil.disk_usage(p.parent).free < need: raise _full_disk(p, need)
     if append:
-        b = data.encode() if isinstance(data, str) else bytes(data)
-        with open(p, 'ab+') as f:
-            if isinstance(data, str) and f.seek(0, 2) > 0:
-                f.seek(-1, 2)
-                if f.read(1) != b'\n': b = b'\n' + b  # mend a line torn by an earlier crash
-            f.write(b); f.flush(); os.fsync(f.fileno())
+        try:
+            with open(p, 'ab+') as f:
+                if isinstance(data, str) and f.seek(0, 2) > 0:
+                    f.seek(-1, 2)
+                    if f.read(1) != b'\n': b = b'\n' + b  # mend a line torn by an earlier crash
+                f.write(b); f.flush(); os.fsync(f.fileno())
+        except OSError as e:
+            if _is_disk_full(e): raise _full_disk(p, need) from None
+            raise
         return p
     tmp = p.with_name(f'.{p.name}.{os.getpid()}.tmp')
     try:
         if callable(data): data(tmp)
-        else: tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+        else: tmp.write_bytes(b)
         with open(tmp, 'rb') as f: os.fsync(f.fileno())
         os.replace(tmp, p)
+    except Exception as e:
+        if _is_disk_full(e): raise _full_disk(p, need) from None
+        raise
     finally:
         if tmp.exists(): tmp.unlink()
     return p
+
+def remove_stale_temps(folder:str|Path # A folder `durable_write` writes into
+                      ) -> list[Path]:
+    "Delete the temporary files (`.NAME.PID.tmp`) that killed writers left in `folder`; returns them."
+    gone = [t for t in Path(folder).glob('.*.tmp') if t.is_file()] if Path(folder).is_dir() else []
+    for t in gone: t.unlink(missing_ok=True)
+    return gone
+
+# %% ../nbs/00_core.ipynb #e7c36e7e
+def check_writable(path:str|Path,     # An output path the user gave
+                   flag:str,          # Its flag, for the message: '--json'
+                   folder:bool=False  # A folder to create or fill (else a file to write)
+                  ) -> Path:
+    "One `CharmError` naming `flag path` when it cannot be written (a file in the way, no such place, a read-only or virtual file system); writes nothing."
+    p = Path(path).expanduser()
+    d = p if folder else p.parent
+    if folder and p.exists() and not p.is_dir(): raise CharmError(f"{flag} {path} is a file, not a folder: choose another {flag}.")
+    if not folder and p.is_dir(): raise CharmError(f"{flag} {path} is a folder: give a file name.")
+    a = next(a for a in [d, *d.parents] if a.exists() or a == a.parent)     # the nearest existing folder: the probe goes there
+    if not a.is_dir(): raise CharmError(f"{flag} {path}: {a} is a file, not a folder: choose another {flag}.")
+    probe = a/f'.charm-write-test.{os.getpid()}'
+    try: probe.write_bytes(b''); probe.unlink()
+    except OSError as e: raise CharmError(f"{flag} {path} cannot be written ({e.strerror or e}): choose another {flag}.") from None
+    return p
+
+class RunLock:
+    "One process per output folder: an exclusive `flock` on `folder/.charm.lock` (freed by the kernel when the process dies); a second process gets a `CharmError` naming the first."
+    def __init__(self, folder:str|Path, # The output folder
+                 flag:str='--out'):      # Its flag, for the message
+        self.path, self.flag, self.f = Path(folder)/'.charm.lock', flag, None
+    def __enter__(self):
+        import fcntl
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, 'a+')
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0); who = f.read().strip() or 'another process'; f.close()
+            raise CharmError(f"{self.flag} {self.path.parent} is in use by {who}: wait for it to end, or choose another {self.flag}.") from None
+        f.seek(0); f.truncate(); f.write(f"process {os.getpid()} ({' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200]})"); f.flush()
+        self.f = f
+        return self
+    def __exit__(self, *exc):
+        if self.f is not None: self.f.close(); self.f = None
 
 # %% ../nbs/00_core.ipynb #81062652
 _CHOICES = dict(recipe=('auto', 'paper'), split=('official', 'paper'), stage2_loss=('asl', 'focal'),
                 threshold_method=('youden', 'f1'), attention=('multiscale', 'lka', None))
 "The allowed values of the settings that are a choice (`None` where it is one)."
 
-_RANGES = dict(size=(lambda v: v > 0, '> 0'), n=(lambda v: v > 0, '> 0'), valid_pct=(lambda v: 0 < v < 1, 'in (0, 1)'),
+_RANGES = dict(size=(lambda v: v > 0, '> 0'), seed=(lambda v: 0 <= v < 2**32, 'in [0, 2**32)'), n=(lambda v: v > 0, '> 0'), valid_pct=(lambda v: 0 < v < 1, 'in (0, 1)'),
                num_workers=(lambda v: v >= 0, '>= 0'), momentum=(lambda v: 0 <= v < 1, 'in [0, 1)'),
                consistency=(lambda v: v >= 0, '>= 0'), k=(lambda v: v >= 1, '>= 1'), threshold=(lambda v: 0 < v <= 1, 'in (0, 1]'),
                bank_size=(lambda v: v >= 0, '>= 0'), min_steps=(lambda v: v >= 1, '>= 1'),

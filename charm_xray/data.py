@@ -20,8 +20,8 @@ from .synthetic import demo_data
 # %% auto #0
 __all__ = ['CACHE_MANIFEST', 'REAL_NIH_SHARED', 'REAL_NIH_FIXTURES', 'load_gray', 'load_xray', 'XrayImage', 'XrayResize',
            'LabelReader', 'xray_path', 'xray_datablock', 'nih_dataloaders', 'nih_test_dl', 'check_nih_folder',
-           'dataloaders_from_config', 'class_stats', 'plot_class_stats', 'cache_manifest', 'prepare_cache', 'use_cache',
-           'real_nih_sample']
+           'dataloaders_from_config', 'class_stats', 'plot_class_stats', 'cache_manifest', 'verify_cache',
+           'prepare_cache', 'use_cache', 'real_nih_sample']
 
 # %% ../nbs/02_data.ipynb #cbbb9583
 def load_gray(fn:str|Path # An image file
@@ -31,7 +31,7 @@ def load_gray(fn:str|Path # An image file
         im = Image.open(fn); im.load()
     except FileNotFoundError: raise CharmError(f"Image {fn} not found.") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise CharmError(f"Cannot read image {fn} ({e}): the file is corrupt or truncated; re-download it or remove its row.") from None
+        raise CharmError(f"Cannot read image {fn} ({e}): the file is corrupt, truncated or not an image.") from None
     if im.mode == 'L': return im
     if im.mode.startswith('I') or im.mode == 'F':
         a = np.asarray(im, dtype=np.float32)
@@ -192,8 +192,18 @@ def cache_manifest(cache:str|Path # A cache folder made by `prepare_cache`
     if not fn.exists(): raise CharmError(f"{cache} is not an image cache ({CACHE_MANIFEST} missing): make one with charm-prepare --data DIR --size SIZE --dest {cache}.")
     return json.loads(fn.read_text())
 
+def _die_with_parent():
+    "In a worker process (not the main one), ask Linux to kill it when its parent dies: a killed charm-prepare leaves no orphans."
+    import multiprocessing, ctypes, signal
+    if getattr(_die_with_parent, 'done', False) or sys.platform != 'linux' or multiprocessing.parent_process() is None: return
+    try: ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError): pass
+    if multiprocessing.parent_process().pid != os.getppid(): os._exit(1)  # the parent died before the call
+    _die_with_parent.done = True
+
 def _cache_one(item, dest, size, compress_level=0):
     "Resize one image into `dest` (temp file + atomic rename); return an error message or None."
+    _die_with_parent()
     src, name = item
     try: im = load_gray(src)
     except CharmError as e: return str(e)
@@ -202,6 +212,26 @@ def _cache_one(item, dest, size, compress_level=0):
         s = size / min(w, h)
         im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS, reducing_gap=3.0)
     durable_write(Path(dest) / name, lambda tmp: im.save(tmp, format='PNG', compress_level=compress_level))
+
+def _check_one(fn) -> bool:
+    "Whether a cached PNG is whole: its chunks' checksums (`verify`) and a full decode."
+    _die_with_parent()
+    try:
+        with Image.open(fn) as im: im.verify()
+        with Image.open(fn) as im: im.load()
+        return True
+    except Exception: return False
+
+def verify_cache(cache:str|Path,             # A cache folder made by `prepare_cache`
+                 n_workers:int=defaults.cpus # Parallel worker processes (0: in this process)
+                ) -> list[str]:
+    "Decode every image of `cache` and delete the unreadable ones (truncated, bytes flipped), so that `prepare_cache` remakes them; returns their names."
+    cache = Path(cache); cache_manifest(cache)
+    files = sorted(f for f in cache.iterdir() if f.suffix.lower() == '.png' and not f.name.startswith('.'))
+    ok = parallel(_check_one, files, n_workers=n_workers, progress=False) if files else []
+    bad = [f for f, good in zip(files, ok) if not good]
+    for f in bad: f.unlink()
+    return [f.name for f in bad]
 
 # %% ../nbs/02_data.ipynb #c260a815
 def prepare_cache(data:str|Path,         # The NIH folder

@@ -59,11 +59,11 @@ def read_results(path:str|Path # `training_results.csv`
 def append_result(path:str|Path, # `training_results.csv`
                   row:dict       # One finished run (keys from `RESULT_COLUMNS`)
                  ):
-    "Append one row durably (`durable_write`: one write, fsync, a torn last line mended); header if the file is new."
+    "Add one row atomically (`durable_write`: the whole file rewritten to a temporary name, fsynced, renamed; a torn last line of an older version ended); header if the file is new."
     p = Path(path)
-    new = not p.exists() or p.stat().st_size == 0
-    durable_write(p, pd.DataFrame([{c: row.get(c) for c in RESULT_COLUMNS}]).to_csv(index=False, header=new, lineterminator='\n'),
-                  append=True)
+    old = p.read_text() if p.exists() else ''
+    if old and not old.endswith('\n'): old += '\n'
+    durable_write(p, old + pd.DataFrame([{c: row.get(c) for c in RESULT_COLUMNS}]).to_csv(index=False, header=not old, lineterminator='\n'))
 
 def finished_keys(df:pd.DataFrame) -> set:
     "The combinations that have a finished row."

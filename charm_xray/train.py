@@ -17,7 +17,7 @@ from fastai.callback.tracker import EarlyStoppingCallback
 from fastai.losses import BCEWithLogitsLossFlat
 from fastai.data.core import DataLoaders
 from fastai.torch_core import set_seed, rank_distrib, distrib_barrier
-from .core import LABELS, CharmConfig, CharmError, PAPER_RECIPE, durable_write
+from .core import LABELS, CharmConfig, CharmError, PAPER_RECIPE, durable_write, error_text, remove_stale_temps, check_writable
 from .data import dataloaders_from_config, class_stats, plot_class_stats, check_nih_folder, cache_manifest
 from .losses import get_loss
 from .metrics import per_class_auc, per_finding, mean_class_auc, micro_auc, choose_thresholds, fit_temperature, apply_temperature
@@ -120,7 +120,7 @@ def _shout(msgs):
 # %% ../nbs/13_train.ipynb #bf0d83d9
 def check_run_inputs(cfg:CharmConfig # The run's configuration (values already validated by `CharmConfig`)
                     ):
-    "One clear `CharmError` before anything is written when a run's files are not there: no data, not an NIH folder, a missing or too small cache, a missing weights file, an output path that is a file."
+    "One clear `CharmError` before anything is written when a run's files are not there: no data, not an NIH folder, a missing or too small cache, a missing weights file, an output folder that cannot be written."
     if cfg.data is None:
         raise CharmError("no data given: pass --data PATH, the NIH ChestX-ray14 folder (Data_Entry_2017.csv, train_val_list.txt, "
                          "test_list.txt, images), or --demo for synthetic NIH-format data (charm-demo runs the whole demo).")
@@ -133,7 +133,7 @@ def check_run_inputs(cfg:CharmConfig # The run's configuration (values already v
     if isinstance(cfg.pretrained, str) and not Path(cfg.pretrained).expanduser().is_file():
         raise CharmError(f"--pretrained {cfg.pretrained}: no such weights file. Pass a .safetensors or .pth file, "
                          f"--pretrained true for the timm hub, or --no-pretrained for random weights.")
-    if Path(cfg.out).exists() and not Path(cfg.out).is_dir(): raise CharmError(f"--out {cfg.out} is a file, not a folder: choose another --out.")
+    check_writable(cfg.out, '--out', folder=True)      # a file in the way, a read-only or virtual file system
 
 # %% ../nbs/13_train.ipynb #1818d217
 def with_batch_size(dls,   # `DataLoaders` from `dataloaders_from_config`
@@ -194,10 +194,14 @@ class TrainingRun:
         self.ddp = data_parallel(self.learn)
 
     def _open(self, cfg, resume):
-        "The output folder, and the configuration and checkpoint to continue (`reconcile_resume`); a fresh run's folder loses an old history."
+        "The output folder, and the configuration and checkpoint to continue (`reconcile_resume`); a fresh run's folder loses an old history, a resumed one gets the history stored in `last.pth`."
         self.out = Path(cfg.out); self.out.mkdir(parents=True, exist_ok=True)
+        if self.rank == 0: remove_stale_temps(self.out)          # left by a save that was killed
         cfg, state = reconcile_resume(cfg, resume)
-        if state is None and (self.out/'history.csv').exists() and self.rank == 0: (self.out/'history.csv').unlink()
+        hist = self.out/'history.csv'
+        if self.rank == 0 and state is None and hist.exists(): hist.unlink()
+        if self.rank == 0 and state is not None and state['info'].get('history') is not None:
+            durable_write(hist, state['info']['history'])         # the rows of the epochs in last.pth: none lost, none doubled
         return cfg, state
 
     def _recipe(self, cfg):
@@ -224,7 +228,9 @@ class TrainingRun:
         "Stage 1 is over: record its best AUC and mark it done in `last.pth` before stage 2 starts."
         best = self._ckpt.best if self._ckpt is not None else self.info.get('best')
         self.stage1_auc = None if best is None else float(best)
-        save_checkpoint(self.out/'last.pth', self.learn, self.cfg, with_opt=False, stage=2, epoch=0, stage1_best=self.stage1_auc)
+        hist = self.out/'history.csv'
+        save_checkpoint(self.out/'last.pth', self.learn, self.cfg, with_opt=False, stage=2, epoch=0, stage1_best=self.stage1_auc,
+                        history=hist.read_text() if hist.exists() else None)
         self.info, self.state, self.done_stage = {}, None, 1
 
     def _stage2_batch(self):
@@ -272,8 +278,14 @@ class TrainingRun:
     def fit(self, cbs:list=() # More callbacks for both stages (a `TimeBudget`)
            ) -> CharmLearner:
         "Both stages (`Stage.fit`), skipping what an earlier session finished, then `finish()`: the learner with the best stage-2 weights."
-        for n in (1, 2):
-            if stage := self.stage(n): stage.fit(cbs)
+        try:
+            for n in (1, 2):
+                if stage := self.stage(n): stage.fit(cbs)
+        except CharmError as e:                               # a film found unreadable mid-epoch (maybe in a DataLoader worker)
+            msg = error_text(e)
+            if not msg.startswith('Cannot read image'): raise
+            raise CharmError(f"{msg} Training reads every film of its split: re-download it, or remove its row from Data_Entry_2017.csv "
+                             f"(a cache: charm-prepare --verify remakes its bad files).") from None
         return self.finish()
 
     def finish(self) -> CharmLearner:
