@@ -9,7 +9,7 @@ file names its command, commit, machine, date and load:
     ...                                 # measure
     text = cond.header('Title') + body  # after: load after, duration
 """
-import os, platform, shlex, subprocess, sys, time
+import os, platform, re, shlex, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +19,8 @@ def _commit() -> str:
     "The checkout's commit, marked `+dirty` when tracked files differ from it."
     try:
         sha = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        changed = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], cwd=ROOT, capture_output=True, text=True).stdout.splitlines()
+        dirty = [l for l in changed if not re.search(r'benchmarks/\w+_result\.(md|json)$', l)]   # result files written by a run before are not code
         return (sha or 'unknown') + ('+dirty' if dirty else '')
     except OSError: return 'unknown (no git)'
 

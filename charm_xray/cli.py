@@ -210,7 +210,6 @@ def charm_train(argv:list|None=None # Arguments (default: the command line)
             saved = f"the last finished epoch is in {last}" if last.exists() else "no epoch had finished"
             raise CharmInterrupt(f"{what}: {saved}; continue with: {_continue_command(args, argv, cfg)}", code) from None
 
-
 # %% ../nbs/17_cli.ipynb #e00a6816
 @report_errors
 def charm_search(argv:list|None=None # Arguments (default: the command line)
@@ -396,7 +395,7 @@ def charm_localize(argv:list|None=None # Arguments (default: the command line)
 
 # %% ../nbs/17_cli.ipynb #181ddbd8
 def demo_config(out:str='runs/demo', # Output folder
-                size:int=112,        # Image size (the whole demo: 102 s at 112 px on an idle 2-core CPU)
+                size:int=112,        # Image size (the whole demo: 61 s at 112 px on a 2-core CPU, benchmarks/demo_result.md)
                 n:int=600,           # Synthetic images
                ) -> CharmConfig:
     "The configuration `charm-demo` trains with: EfficientNet-Lite0 with real ImageNet weights, short stages, CPU-sized."
