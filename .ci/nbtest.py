@@ -128,7 +128,7 @@ def run_command(cmd:str, workers:int=2, out=print) -> dict:
         jobs += [(f, skip_flags, force, env) for f in find_notebooks(path)]
     results = []
     if jobs:
-        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context('spawn')) as ex:
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context('fork')) as ex:
             futs = [ex.submit(run_notebook, *j) for j in jobs]
             for f in as_completed(futs):
                 r = f.result(); results.append(r)
