@@ -18,6 +18,7 @@ with `default_exp`) executed no test cell (a code cell that is not exported and 
     python3 .ci/nbtest.py                 # README.md's test command, counted
     python3 .ci/nbtest.py --self-test     # the runner on tiny notebooks: each defect above must fail
     python3 .ci/nbtest.py --summary FILE  # also write the closing line and skip list to FILE (for .ci/run's end)
+    python3 .ci/nbtest.py --command "nbdev-test nbs/00_core.ipynb"   # another command of the same form
 """
 import ast, json, os, re, shlex, sys, tempfile, time, traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -189,17 +190,23 @@ def self_test():
             else: raise AssertionError(f"accepted {bad!r}")
     print("nbtest self-test passed")
 
-if __name__ == '__main__':
-    args = sys.argv[1:]
-    if args[:1] == ['--self-test']: self_test(); sys.exit()
+def main(args:list) -> int:
+    "Run README.md's test command (or `--command CMD`), counted; the exit status."
     from readme_commands import classify
     os.chdir(root)
-    cmd = classify((root/'README.md').read_text())['test']
-    print(f"$ {cmd}   # README.md's test command, run and counted by .ci/nbtest.py", flush=True)
+    cmd = args[args.index('--command') + 1] if '--command' in args else classify((root/'README.md').read_text())['test']
+    where = 'given' if '--command' in args else "README.md's test command"
+    print(f"$ {cmd}   # {where}, run and counted by .ci/nbtest.py", flush=True)
     try: res = run_command(cmd)
-    except RunnerError as e: sys.exit(f"README.md's test command: {e}")
+    except RunnerError as e: sys.exit(f"the test command: {e}")
     rc = report(res)
     if '--summary' in args:
         Path(args[args.index('--summary') + 1]).write_text(json.dumps(dict(line=res['line'], skipped=res['skipped'], tally=res['tally'],
             notebooks=[{k: r[k] for k in ('nb', 'status', 'secs', 'ran', 'tests')} for r in res['results']]), indent=1))
-    sys.exit(rc)
+    return rc
+
+if __name__ == '__main__':
+    args = sys.argv[1:]
+    if args[:1] == ['--self-test']: self_test(); sys.exit()
+    import nbtest   # run from the module, not __main__: a notebook's IPython shell replaces __main__ in the workers
+    sys.exit(nbtest.main(args))
