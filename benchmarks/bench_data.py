@@ -12,9 +12,9 @@ Prints a Markdown table and the speed-ups (and writes them to `--out` when given
 
     python benchmarks/bench_data.py --n 1000 --workers 2 --bs 32 --out benchmarks/data_result.md
 """
-import argparse, os, platform, sys, tempfile, time
+import argparse, sys, tempfile, time
 from pathlib import Path
-import pandas as pd, torch
+import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from conditions import Conditions
 from charm_xray.synthetic import make_synthetic_nih
@@ -77,7 +77,6 @@ def main():
     a = p.parse_args()
     cond = Conditions()
     root = Path(a.dir or tempfile.mkdtemp(prefix='charm_bench_'))
-    load0 = os.getloadavg()[0]
     rows, notes = [], []
     if a.n:
         data = root / 'nih1024'

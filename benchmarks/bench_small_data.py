@@ -21,9 +21,9 @@ package) and the same patient-wise split, scored by mean-class ROC-AUC on the so
 Resumable: OUT/rows.jsonl gets one durable line per finished run (a source, a seed, a method); a second call skips
 what is there. Writes benchmarks/small_data_result.md from all rows.
 """
-import argparse, json, os, platform, subprocess, sys, time
+import argparse, json, subprocess, sys, time
 from pathlib import Path
-import numpy as np, torch
+import numpy as np
 from fastai.vision.all import vision_learner, BCEWithLogitsLossFlat, set_seed
 from charm_xray.core import LABELS, CharmConfig, durable_write
 from charm_xray.synthetic import demo_data
