@@ -12,12 +12,21 @@ from fastai.layers import ConvLayer
 from .core import LABELS, CharmError, CharmConfig
 
 # %% auto #0
-__all__ = ['MultiScaleSpatialAttention', 'LargeKernelAttention', 'NoAttention', 'attention_layer', 'rare_classes',
+__all__ = ['fill_missing', 'MultiScaleSpatialAttention', 'LargeKernelAttention', 'NoAttention', 'attention_layer', 'rare_classes',
            'RareMemoryBank', 'MemoryFusion']
 
 # %% ../nbs/05_layers.ipynb #c4917c2b
+def fill_missing(module:nn.Module,  # The module being loaded
+                 state_dict:dict,   # The state dict `load_state_dict` is reading (changed in place)
+                 prefix:str,        # The module's key prefix in it
+                 old:dict):         # {parameter name: value that reproduces the behaviour before it existed}
+    "Give a checkpoint saved before `module` had the parameters in `old` those values, when it holds the module's other keys."
+    if not any(k.startswith(prefix) for k in state_dict): return     # none of this module's weights: strict loading says so
+    for n, v in old.items():
+        if prefix + n not in state_dict: state_dict[prefix + n] = torch.full_like(getattr(module, n), v)
+
 class MultiScaleSpatialAttention(nn.Module):
-    "Spatial attention from parallel 1x1/3x3/5x5 convolutions, applied in residual form `x + x*A`."
+    "Spatial attention from parallel 1x1/3x3/5x5 convolutions, applied in residual form `x + scale*x*A` (scale starts at 0: the identity)."
     def __init__(self,
                  ch:int,           # Channels of the feature map
                  reduction:int=8): # Channel reduction before the branches (`ch//reduction` channels, at least 1)
@@ -26,7 +35,12 @@ class MultiScaleSpatialAttention(nn.Module):
         self.reduce = ConvLayer(ch, mid, ks=1)
         self.branches = nn.ModuleList([ConvLayer(mid, mid, ks=k) for k in (1, 3, 5)])
         self.fuse = nn.Conv2d(3*mid, 1, kernel_size=1)
+        self.scale = nn.Parameter(torch.zeros(1))         # residual gate: 0 at initialisation, so the module is the identity
         self.last_attention = None
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        fill_missing(self, state_dict, prefix, {'scale': 1.})    # saved before the gate: x + x*A, as it was trained
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def attention(self, x:Tensor) -> Tensor:
         "The attention map A, shape (B,1,H,W), values in (0,1)."
@@ -36,7 +50,7 @@ class MultiScaleSpatialAttention(nn.Module):
     def forward(self, x:Tensor) -> Tensor:
         a = self.attention(x)
         self.last_attention = a.detach()
-        return x + x * a
+        return x + self.scale * x * a
 
 # %% ../nbs/05_layers.ipynb #d46b8200
 class LargeKernelAttention(nn.Module):
@@ -151,15 +165,20 @@ class RareMemoryBank(nn.Module):
 
 # %% ../nbs/05_layers.ipynb #02d69bb9
 class MemoryFusion(nn.Module):
-    "Gated fusion of retrieved memory-bank entries into the features: `f + g * r * ||f||`."
+    "Gated fusion of retrieved memory-bank entries into the features: `f + scale * g * r * ||f||` (scale starts at 0: the identity)."
     def __init__(self,
                  dim:int,                 # Feature dimension
                  temperature:float=0.1,   # Softmax temperature over the similarities
-                 gate_bias:float=-4.):    # Initial gate bias (sigmoid(-4) = 0.018: the bank starts with a small say)
+                 gate_bias:float=0.):     # Initial gate bias (0: the gate starts half open; `scale` starts the fusion closed)
         super().__init__()
         self.temperature = temperature
         self.gate = nn.Linear(2*dim, dim)
         nn.init.zeros_(self.gate.weight); nn.init.constant_(self.gate.bias, gate_bias)
+        self.scale = nn.Parameter(torch.zeros(1))         # 0 at initialisation: the features pass unchanged
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        fill_missing(self, state_dict, prefix, {'scale': 1.})    # saved before the scale: f + g*r*||f||, as it was trained
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def readout(self, vals:Tensor, sims:Tensor, mask:Tensor) -> Tensor:
         "Unit-norm softmax-weighted mean of the valid entries (B, dim); zero where no entry is valid."
@@ -175,4 +194,4 @@ class MemoryFusion(nn.Module):
                ) -> Tensor:
         r = self.readout(vals, sims, mask).to(f.dtype)
         g = torch.sigmoid(self.gate(torch.cat([f, r], dim=1)))
-        return f + g * r * f.norm(dim=1, keepdim=True)
+        return f + self.scale * g * r * f.norm(dim=1, keepdim=True)
