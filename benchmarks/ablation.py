@@ -91,7 +91,7 @@ def one_run(name:str, change, data:str, out:Path, size:int, seed:int) -> dict:
     secs = time.time() - t0
     p, t = learn.get_preds(dl=nih_test_dl(dls, dls.test_items, bs=64))
     p, t = p.float().numpy(), t.numpy()
-    np.savez_compressed(out/'test_preds.npz', preds=p, targs=t, images=np.array(dls.test_items['Image Index']))
+    np.savez_compressed(out/'test_preds.npz', preds=p, targs=t, images=dls.test_items['Image Index'].to_numpy(str))
     auc = per_class_auc(t, p)
     rare = rare_classes(train_prevalence(dls), 0.2)
     return dict(variant=name, seed=seed, train_s=round(secs, 1), n_train=len(dls.train.items), n_valid=len(dls.valid.items),
@@ -108,17 +108,26 @@ def worker(a):
     from charm_xray.cli import _plain_progress
     _plain_progress()
     root = Path(a.out)/a.worker; root.mkdir(parents=True, exist_ok=True)
-    res = root/'runs.json'
-    rows = json.loads(res.read_text()) if res.exists() else []
+    res = root/f"runs_seeds{'-'.join(map(str, a.seeds))}{'_v' + a.variants.replace(',', '-') if a.variants else ''}.json"   # one file per worker: workers of one data set may run side by side
+    rows, mine = load_runs(root), []
     data = data_folder(a.worker, a.n)
     for seed in a.seeds:
         for i, (name, change) in enumerate(VARIANTS.items()):
+            if a.variants and str(i) not in a.variants.split(','): continue
             if any(r['variant'] == name and r['seed'] == seed for r in rows): continue
             out = root/f'seed{seed}'/f'v{i}'; out.mkdir(parents=True, exist_ok=True)
             row = one_run(name, change, data, out, a.size, seed)
             row['preds'] = str(out.relative_to(root)/'test_preds.npz')
-            print('ROW', json.dumps(row), flush=True); rows.append(row)
-            tmp = res.with_suffix('.tmp'); tmp.write_text(json.dumps(rows, indent=1)); os.replace(tmp, res)
+            print('ROW', json.dumps(row), flush=True); rows.append(row); mine.append(row)
+            tmp = res.with_suffix('.tmp'); tmp.write_text(json.dumps(mine, indent=1)); os.replace(tmp, res)
+
+def load_runs(root:Path) -> list:
+    "Every finished run under `root` (all workers' files), each (variant, seed) once."
+    rows, seen = [], set()
+    for f in sorted(root.glob('runs*.json')):
+        for r in json.loads(f.read_text()):
+            if (r['variant'], r['seed']) not in seen: seen.add((r['variant'], r['seed'])); rows.append(r)
+    return rows
 
 # ---- the report: paired bootstrap over test images ----
 
@@ -137,8 +146,8 @@ def auc_resampled(t:np.ndarray, p:np.ndarray, idx:np.ndarray) -> np.ndarray:
 
 def compare(root:Path, rows:list, B:int=2000, seed:int=0) -> dict:
     "For each variant: per-seed test AUC, and its mean difference to full CHARM over the seeds both ran, with a 95% paired bootstrap CI."
-    preds = {(r['variant'], r['seed']): np.load(root/r['preds']) for r in rows}
-    seeds = sorted({r['seed'] for r in rows if r['variant'] == 'full CHARM'})
+    preds = {(r['variant'], r['seed']): dict(np.load(root/r['preds'], allow_pickle=True)) for r in rows}   # our own files (image names: an object array)
+    seeds = sorted({r['seed'] for r in rows if r['variant'] == 'full CHARM'} & {r['seed'] for r in rows if r['variant'] != 'full CHARM'})
     n = len(next(iter(preds.values()))['targs'])
     idx = np.random.default_rng(seed).integers(0, n, (B, n))
     full = {s: auc_resampled(preds['full CHARM', s]['targs'], preds['full CHARM', s]['preds'], idx) for s in seeds}
@@ -159,9 +168,9 @@ def compare(root:Path, rows:list, B:int=2000, seed:int=0) -> dict:
 
 def verdict(c:dict) -> str:
     "The word for a difference to full CHARM: beyond its CI or within it."
-    if c['ci'][1] < 0: return 'costs AUC vs full (CI below 0)'
-    if c['ci'][0] > 0: return 'adds AUC vs full (CI above 0)'
-    return 'within CI'
+    if c['ci'][1] < 0: return 'below full (CI below 0)'
+    if c['ci'][0] > 0: return 'above full (CI above 0)'
+    return 'within CI (no difference shown)'
 
 def table(name:str, comp:dict, rows:list) -> list:
     seeds = comp['full CHARM']['seeds']
@@ -177,6 +186,27 @@ def table(name:str, comp:dict, rows:list) -> list:
         lines.append(f"| {v} | {per} | {c['mean_auc']:.3f} | {ch} | {ci} | {'—' if v == 'full CHARM' else verdict(c)} | {c['train_s']:.0f} s |")
     return lines + [""]
 
+PARTS = {'attention off': 'multi-scale attention', 'momentum pathway off': 'momentum pathway', 'memory bank off': 'memory bank'}
+
+def summary(js:dict) -> list:
+    "What the two generators say together: which part helps or costs beyond its CI, and the default against plain fastai."
+    gens = [g for g in ('charm-synth', 'eval-synth') if g in js]
+    out = ["## Reading", ""]
+    for v, part in PARTS.items():
+        words = [f"{g}: {'helps' if c['ci'][1] < 0 else 'costs AUC' if c['ci'][0] > 0 else 'no difference shown'} "
+                 f"(off: {c['mean_diff']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}])"
+                 for g in gens if (c := js[g]['comparison'].get(v))]
+        out.append(f"- {part}: " + '; '.join(words))
+    costs = [part for v, part in PARTS.items() if all(v in js[g]['comparison'] and js[g]['comparison'][v]['ci'][0] > 0 for g in gens)]
+    out.append(f"- parts that cost AUC beyond their CI on both generators (the `auto` recipe's rule for switching a part off "
+               f"below 5,000 training images): {', '.join(costs) or 'none'}")
+    for g in gens:
+        c = js[g]['comparison'].get('plain fastai fine_tune')
+        if c: out.append(f"- {g}: plain fastai fine_tune minus full CHARM {c['mean_diff']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}]: "
+                         + ('the default is ahead beyond CI' if c['ci'][1] < 0 else 'plain fastai is ahead beyond CI' if c['ci'][0] > 0
+                            else 'no difference shown'))
+    return out + [""]
+
 def report(a, cond):
     titles = {'charm-synth': "The kit's generator (charm_xray.synthetic, as charm-synth / charm-demo draw)",
               'eval-synth': 'The independent evaluation generator (benchmarks/eval_synth.py)',
@@ -184,8 +214,8 @@ def report(a, cond):
     body, js = [], {}
     for d in a.data:
         root = Path(a.out)/d
-        if not (root/'runs.json').exists(): continue
-        rows = json.loads((root/'runs.json').read_text())
+        rows = load_runs(root)
+        if not any(r['variant'] == 'full CHARM' for r in rows): continue
         comp = compare(root, rows)
         js[d] = dict(rows=rows, comparison=comp)
         body += table(titles[d], comp, rows)
@@ -197,6 +227,7 @@ def report(a, cond):
              "of the test images (the same images for both and for every seed), so it covers the test sample, not the "
              "seed-to-seed spread (the per-seed changes in brackets show that). Plain fastai: `vision_learner` + BCE, "
              "`fine_tune(3, freeze_epochs=2)` at its default rate 2e-3, the last epoch (CHARM keeps its best validation epoch).", ""]
+    body += summary(js)
     text = cond.header('Ablation: does each CHARM part earn its place? (issue 32)') + '\n'.join(intro + body)
     (HERE/'ablation_result.md').write_text(text)
     (HERE/'ablation_result.json').write_text(json.dumps(dict(settings=dict(n=a.n, size=a.size, seeds=a.seeds), results=js), indent=1))
@@ -208,6 +239,7 @@ def main():
     ap.add_argument('--n', type=int, default=500); ap.add_argument('--size', type=int, default=64)
     ap.add_argument('--seeds', default='0,1,2'); ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--worker', help=argparse.SUPPRESS); ap.add_argument('--report-only', action='store_true')
+    ap.add_argument('--variants', help=argparse.SUPPRESS)       # a worker's share: variant numbers (0-7), comma-separated
     a = ap.parse_args()
     a.seeds, a.data = [int(s) for s in a.seeds.split(',')], a.data.split(',')
     if a.worker: return worker(a)
