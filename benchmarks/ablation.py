@@ -228,6 +228,7 @@ def report(a, cond):
              "seed-to-seed spread (the per-seed changes in brackets show that). Plain fastai: `vision_learner` + BCE, "
              "`fine_tune(3, freeze_epochs=2)` at its default rate 2e-3, the last epoch (CHARM keeps its best validation epoch).", ""]
     body += summary(js)
+    if a.note: intro += [a.note, ""]
     text = cond.header('Ablation: does each CHARM part earn its place? (issue 32)') + '\n'.join(intro + body)
     (HERE/'ablation_result.md').write_text(text)
     (HERE/'ablation_result.json').write_text(json.dumps(dict(settings=dict(n=a.n, size=a.size, seeds=a.seeds), results=js), indent=1))
@@ -239,6 +240,7 @@ def main():
     ap.add_argument('--n', type=int, default=500); ap.add_argument('--size', type=int, default=64)
     ap.add_argument('--seeds', default='0,1,2'); ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--worker', help=argparse.SUPPRESS); ap.add_argument('--report-only', action='store_true')
+    ap.add_argument('--note', help="a paragraph for the result file (how the runs were made, when --report-only writes it)")
     ap.add_argument('--variants', help=argparse.SUPPRESS)       # a worker's share: variant numbers (0-7), comma-separated
     a = ap.parse_args()
     a.seeds, a.data = [int(s) for s in a.seeds.split(',')], a.data.split(',')
