@@ -119,7 +119,7 @@ def parse_bool(text:str,              # The text: '1', 'True', ' off ', ...
     raise CharmError(f"{name}={text!r}: use 1 or 0 (true/false).")
 
 # %% ../nbs/00_core.ipynb #805542c5
-def _mb(n:float) -> str: return f"{n / 2**20:,.1f} MB"
+def _mb(n:float) -> str: return f"{n / 2**10:,.0f} kB" if n < 2**20 / 10 else f"{n / 2**20:,.1f} MB"   # a small file: kB, not 0.0 MB
 
 def _full_disk(p:Path, need:int|None) -> CharmError:
     free = shutil.disk_usage(p.parent).free
@@ -154,7 +154,9 @@ def durable_write(path:str|Path,               # The file to write
         with open(tmp, 'rb') as f: os.fsync(f.fileno())
         os.replace(tmp, p)
     except Exception as e:
-        if _is_disk_full(e): raise _full_disk(p, need) from None
+        if _is_disk_full(e):
+            tmp.unlink(missing_ok=True)               # first: the free space the message reports is the real one
+            raise _full_disk(p, need) from None
         raise
     finally:
         if tmp.exists(): tmp.unlink()
