@@ -150,7 +150,9 @@ class _StopOnSignal:
                 import multiprocessing
                 for w in multiprocessing.active_children(): w.kill()
             raise self.caught
-        self.old = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        import threading                                        # signals reach the main thread only: elsewhere (a runner's thread) nothing to catch
+        main = threading.current_thread() is threading.main_thread()
+        self.old = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
         return self
     def __exit__(self, *exc):
         for s, h in self.old.items(): signal.signal(s, h)
