@@ -74,6 +74,7 @@ def error_text(e:BaseException # An exception, possibly re-raised by a DataLoade
               ) -> str:
     "The message of `e`; for one re-raised from a DataLoader worker (`Caught X in DataLoader worker process N.` and a traceback), the worker's original message."
     s = str(e)
+    if s.startswith('Exception occured in `') and ':\n\t' in s: s = s.split(':\n\t', 1)[1]   # fastai's note on an error raised in a callback
     if not (s.startswith('Caught ') and 'DataLoader worker process' in s.partition('\n')[0]): return s
     lines, name = s.rstrip().splitlines(), type(e).__name__
     for i in range(len(lines) - 1, 0, -1):   # the traceback ends with 'module.CharmError: the message'
