@@ -13,9 +13,9 @@ from pathlib import Path
 from .core import CharmConfig, CharmError, CharmInterrupt, PAPER_GRID, report_errors, durable_write, parse_bool, check_writable, RunLock
 
 # %% auto #0
-__all__ = ['FLAG_RANGES', 'RUN_FILES', 'both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args',
-           'charm_train', 'charm_search', 'charm_test', 'charm_prepare', 'charm_kaggle_bundle', 'charm_synth',
-           'charm_predict', 'charm_localize', 'charm_export', 'demo_config', 'charm_demo']
+__all__ = ['FLAG_RANGES', 'both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args', 'charm_train',
+           'charm_search', 'charm_test', 'charm_prepare', 'charm_kaggle_bundle', 'charm_synth', 'charm_predict',
+           'charm_localize', 'charm_export', 'demo_config', 'charm_demo']
 
 # %% ../nbs/17_cli.ipynb #669391cc
 def both_spellings(*names:str) -> tuple:
@@ -120,9 +120,6 @@ def _plain_progress():
     import fastprogress.fastprogress as fp
     fp.NO_BAR, fp.ConsoleProgressBar.fill = True, ' '   # fastprogress prints its fill character once per bar, even with NO_BAR
 
-RUN_FILES = ('last.pth', 'best.pth', 'best_stage1.pth', 'best_stage2.pth', 'results.json', 'class_stats.csv')
-"What a run leaves in its folder: a new run refuses a folder holding any of them without `--resume` or `--overwrite`."
-
 def _resume_config(args, argv:list):
     "For `--resume DIR` or `--resume --out DIR` without `--config`: the run's own `config.yaml` under the flags given beside it (said)."
     if args.resume is not True: args.out = args.resume             # --resume DIR
@@ -143,17 +140,27 @@ def _continue_command(args, argv:list, cfg) -> str:
 class _Terminated(KeyboardInterrupt): "SIGTERM (Kaggle's session end, a cluster's preemption), raised where the run is."
 
 class _StopOnSignal:
-    "SIGINT/SIGTERM handlers for a run: raise at once, and again at the next batch (`callback`) in case the first was swallowed (a signal during a fork's handlers is)."
-    def __init__(self): self.caught = None
+    "SIGINT/SIGTERM handlers for a run: raise at once, and again at the next batch (`callback`) in case the first was swallowed (a signal during a fork's handlers is); `kill_workers`: first kill this process's worker processes (a pool would finish its queue before the exception got out)."
+    def __init__(self, kill_workers:bool=False): self.caught, self.kill_workers = None, kill_workers
     def __enter__(self):
         def _handler(signum, frame):
             if self.caught is not None: return                  # the run is already stopping
             self.caught = _Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+            if self.kill_workers:
+                import multiprocessing
+                for w in multiprocessing.active_children(): w.kill()
             raise self.caught
-        self.old = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        import threading                                        # signals reach the main thread only: elsewhere (a runner's thread) nothing to catch
+        main = threading.current_thread() is threading.main_thread()
+        self.old = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
         return self
     def __exit__(self, *exc):
         for s, h in self.old.items(): signal.signal(s, h)
+    def interrupt(self, e:KeyboardInterrupt, text:str) -> CharmInterrupt:
+        "The one interrupt line for `e`: `SIGTERM: text` (exit code 143) or `Ctrl-C: text` (130)."
+        e = self.caught or e
+        what, code = ('SIGTERM', 143) if isinstance(e, _Terminated) else ('Ctrl-C', 130)
+        return CharmInterrupt(f"{what}: {text}", code)
     def callback(self):
         from fastai.callback.core import Callback
         stop = self
@@ -163,16 +170,6 @@ class _StopOnSignal:
                 if stop.caught is not None: raise stop.caught
             after_batch = before_batch
         return StopOnSignal()
-
-def _check_fresh(out:Path, overwrite:bool):
-    "A new run refuses a folder holding another run's files, unless `overwrite` (then they are removed first)."
-    old = [f for f in RUN_FILES if (out/f).exists()]
-    if not old: return
-    if not overwrite:
-        raise CharmError(f"--out {out} holds a run ({', '.join(old)}): continue it with charm-train --resume {shlex.quote(str(out))}, "
-                         f"start again with --overwrite, or choose another --out.")
-    for f in (*old, 'history.csv'): (out/f).unlink(missing_ok=True)
-    shutil.rmtree(out/'plots', ignore_errors=True)
 
 @report_errors
 def charm_train(argv:list|None=None # Arguments (default: the command line)
@@ -191,9 +188,8 @@ def charm_train(argv:list|None=None # Arguments (default: the command line)
     if args.resume: _resume_config(args, argv)
     _plain_progress()
     cfg = config_from_args(args)
-    rank0 = int(os.environ.get('RANK', 0)) == 0
-    with RunLock(cfg.out) if rank0 else contextlib.nullcontext():   # one process per --out (rank 0 holds it for all ranks)
-        if rank0 and not args.resume: _check_fresh(Path(cfg.out), args.overwrite)
+    from charm_xray.train import run_folder
+    with run_folder(cfg.out, bool(args.resume), args.overwrite, '--out', (f"charm-train --resume {shlex.quote(cfg.out)}", '--overwrite')):
         stop = _StopOnSignal()
         try:
             with stop:
@@ -204,11 +200,9 @@ def charm_train(argv:list|None=None # Arguments (default: the command line)
                     budget = [TimeBudget(run.cfg, limit_h=args.time_limit_h or None)]
                 run.fit(budget + [stop.callback()])
         except KeyboardInterrupt as e:
-            e = stop.caught or e
-            what, code = ('SIGTERM', 143) if isinstance(e, _Terminated) else ('Ctrl-C', 130)
             last = Path(cfg.out)/'last.pth'
             saved = f"the last finished epoch is in {last}" if last.exists() else "no epoch had finished"
-            raise CharmInterrupt(f"{what}: {saved}; continue with: {_continue_command(args, argv, cfg)}", code) from None
+            raise stop.interrupt(e, f"{saved}; continue with: {_continue_command(args, argv, cfg)}") from None
 
 # %% ../nbs/17_cli.ipynb #e00a6816
 @report_errors
@@ -239,10 +233,8 @@ def charm_search(argv:list|None=None # Arguments (default: the command line)
         with RunLock(args.out) if rank0 else contextlib.nullcontext(), stop:   # one search per --out
             df = search(cfg, *grid, out=args.out, test=args.test)
     except KeyboardInterrupt as e:
-        e = stop.caught or e
-        what, code = ('SIGTERM', 143) if isinstance(e, _Terminated) else ('Ctrl-C', 130)
-        raise CharmInterrupt(f"{what}: the finished rows are in {Path(args.out)/'training_results.csv'}; continue with: "
-                             f"{shlex.join(['charm-search', *argv])}", code) from None
+        raise stop.interrupt(e, f"the finished rows are in {Path(args.out)/'training_results.csv'}; continue with: "
+                                f"{shlex.join(['charm-search', *argv])}") from None
     if rank_distrib(): return                  # started by torchrun: rank 0 reports
     print(results_table(df))
     out = Path(args.out)
@@ -300,10 +292,17 @@ def charm_prepare(argv:list|None=None # Arguments (default: the command line)
     check_nih_folder(a.data)
     check_writable(a.dest, '--dest', folder=True)
     workers = defaults.cpus if a.workers is None else a.workers
-    if a.verify and Path(a.dest, 'charm_cache.json').exists():
-        bad = verify_cache(a.dest, n_workers=workers)
-        print(f"Verified {a.dest}: " + (f"{len(bad)} unreadable file(s) removed, remade now ({', '.join(bad[:3])})" if bad else 'every image decodes'))
-    with RunLock(a.dest, '--dest'): prepare_cache(a.data, a.dest, size=a.size, n_workers=workers, compress_level=a.compress)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    stop = _StopOnSignal(kill_workers=True)
+    try:
+        with RunLock(a.dest, '--dest'), stop:
+            if a.verify and Path(a.dest, 'charm_cache.json').exists():
+                bad = verify_cache(a.dest, n_workers=workers)
+                print(f"Verified {a.dest}: " + (f"{len(bad)} unreadable file(s) removed, remade now ({', '.join(bad[:3])})" if bad else 'every image decodes'))
+            prepare_cache(a.data, a.dest, size=a.size, n_workers=workers, compress_level=a.compress)
+    except KeyboardInterrupt as e:
+        raise stop.interrupt(e, f"the images cached so far are kept in {a.dest}; continue with: "
+                                f"{shlex.join(['charm-prepare', *argv])}") from None
     m = cache_manifest(a.dest)
     print(f"Cached {m['images'] - len(m['failed'])} of {m['images']} images at {a.size}px in {a.dest}" +
           (f" ({len(m['failed'])} unreadable: {', '.join(m['failed'][:3])})" if m['failed'] else ''))
@@ -448,9 +447,16 @@ def charm_demo(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--n', type=int, default=600, help='Synthetic images to generate')
     p.add_argument('--permuted-labels', action='store_true',
                    help="A control: the same films with the training labels shuffled among them (nih.permute_labels); scores about 0.5")
+    p.add_argument('--overwrite', action='store_true', help='Run the demo again in an --out that holds a run (its files are replaced)')
     a = p.parse_args(argv)
     check_writable(a.out, '--out', folder=True)
     _plain_progress()
+    from charm_xray.train import run_folder
+    again = shlex.join(['charm-demo', *(argv if argv is not None else sys.argv[1:]), '--overwrite'])
+    with run_folder(a.out, overwrite=a.overwrite, flag='--out', how=(None, again)): _demo(a)
+
+def _demo(a):
+    "The demo's run, evaluation and report, in the folder `charm_demo` holds."
     from charm_xray.train import train
     from charm_xray.evaluate import evaluate, format_report, report_json
     t0 = time.time()

@@ -74,6 +74,7 @@ def error_text(e:BaseException # An exception, possibly re-raised by a DataLoade
               ) -> str:
     "The message of `e`; for one re-raised from a DataLoader worker (`Caught X in DataLoader worker process N.` and a traceback), the worker's original message."
     s = str(e)
+    if s.startswith('Exception occured in `') and ':\n\t' in s: s = s.split(':\n\t', 1)[1]   # fastai's note on an error raised in a callback
     if not (s.startswith('Caught ') and 'DataLoader worker process' in s.partition('\n')[0]): return s
     lines, name = s.rstrip().splitlines(), type(e).__name__
     for i in range(len(lines) - 1, 0, -1):   # the traceback ends with 'module.CharmError: the message'
@@ -119,7 +120,7 @@ def parse_bool(text:str,              # The text: '1', 'True', ' off ', ...
     raise CharmError(f"{name}={text!r}: use 1 or 0 (true/false).")
 
 # %% ../nbs/00_core.ipynb #805542c5
-def _mb(n:float) -> str: return f"{n / 2**20:,.1f} MB"
+def _mb(n:float) -> str: return f"{n / 2**10:,.0f} kB" if n < 2**20 / 10 else f"{n / 2**20:,.1f} MB"   # a small file: kB, not 0.0 MB
 
 def _full_disk(p:Path, need:int|None) -> CharmError:
     free = shutil.disk_usage(p.parent).free
@@ -154,7 +155,9 @@ def durable_write(path:str|Path,               # The file to write
         with open(tmp, 'rb') as f: os.fsync(f.fileno())
         os.replace(tmp, p)
     except Exception as e:
-        if _is_disk_full(e): raise _full_disk(p, need) from None
+        if _is_disk_full(e):
+            tmp.unlink(missing_ok=True)               # first: the free space the message reports is the real one
+            raise _full_disk(p, need) from None
         raise
     finally:
         if tmp.exists(): tmp.unlink()

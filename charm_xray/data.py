@@ -19,10 +19,10 @@ from .nih import *
 from .synthetic import demo_data
 
 # %% auto #0
-__all__ = ['CACHE_MANIFEST', 'REAL_NIH_SHARED', 'REAL_NIH_FIXTURES', 'load_xray', 'XrayImage', 'XrayResize', 'LabelReader',
-           'xray_path', 'xray_datablock', 'nih_dataloaders', 'nih_test_dl', 'check_nih_folder',
-           'dataloaders_from_config', 'class_stats', 'plot_class_stats', 'cache_manifest', 'verify_cache',
-           'prepare_cache', 'use_cache', 'real_nih_sample']
+__all__ = ['CACHE_MANIFEST', 'PNG_START', 'PNG_END', 'REAL_NIH_SHARED', 'REAL_NIH_FIXTURES', 'load_xray', 'XrayImage',
+           'XrayResize', 'LabelReader', 'xray_path', 'xray_datablock', 'nih_dataloaders', 'nih_test_dl',
+           'check_nih_folder', 'dataloaders_from_config', 'class_stats', 'plot_class_stats', 'cache_manifest',
+           'verify_cache', 'bad_cache_error', 'prepare_cache', 'use_cache', 'real_nih_sample']
 
 # %% ../nbs/02_data.ipynb #cbbb9583
 def load_xray(fn:str|Path # An image file
@@ -208,16 +208,40 @@ def _check_one(fn) -> bool:
         return True
     except Exception: return False
 
-def verify_cache(cache:str|Path,             # A cache folder made by `prepare_cache`
-                 n_workers:int=defaults.cpus # Parallel worker processes (0: in this process)
+def verify_cache(cache:str|Path,              # A cache folder made by `prepare_cache`
+                 n_workers:int=defaults.cpus, # Parallel worker processes (0: in this process)
+                 names:list|None=None,        # Only these file names (None: every image of the cache)
+                 remove:bool=True             # Delete the unreadable files (False: only name them)
                 ) -> list[str]:
-    "Decode every image of `cache` and delete the unreadable ones (truncated, bytes flipped), so that `prepare_cache` remakes them; returns their names."
+    "Decode every image of `cache` (or `names`) and delete the unreadable ones (truncated, bytes flipped), so that `prepare_cache` remakes them; returns their names."
     cache = Path(cache); cache_manifest(cache)
-    files = sorted(f for f in cache.iterdir() if f.suffix.lower() == '.png' and not f.name.startswith('.'))
+    files = (sorted(f for f in cache.iterdir() if f.suffix.lower() == '.png' and not f.name.startswith('.')) if names is None
+             else [cache/nm for nm in sorted(set(names))])
     ok = parallel(_check_one, files, n_workers=n_workers, progress=False) if files else []
     bad = [f for f, good in zip(files, ok) if not good]
-    for f in bad: f.unlink()
+    if remove:
+        for f in bad: f.unlink()
     return [f.name for f in bad]
+
+PNG_START, PNG_END = b'\x89PNG\r\n\x1a\n', b'\x00\x00\x00\x00IEND\xaeB`\x82'
+"The 8 bytes every PNG starts with, and the 12 of the `IEND` chunk it ends with (as `prepare_cache` writes them)."
+
+def _ends_whole(fn) -> bool:
+    "A cheap test of a cached PNG, 20 bytes read: PNG's start and its `IEND` end (a zero-byte, truncated or non-PNG file fails; a flipped byte inside passes)."
+    try:
+        with open(fn, 'rb') as f:
+            if f.read(8) != PNG_START: return False
+            f.seek(-12, 2); return f.read(12) == PNG_END
+    except OSError: return False
+
+def bad_cache_error(cache:str|Path, # A cache folder made by `prepare_cache`
+                    bad:list        # Its unreadable files (paths or names), every one found
+                   ) -> CharmError:
+    "The one error for a cache with unreadable files: how many, the first three, and the `charm-prepare --verify` command that remakes them."
+    man, cache = cache_manifest(cache), Path(cache)
+    first = ', '.join(str(cache/Path(b).name) for b in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else '')
+    return CharmError(f"The cache {cache} has {len(bad)} unreadable file(s) ({first}): remake them with "
+                      f"charm-prepare --data {man['source']} --dest {cache} --size {man['size']} --verify.")
 
 # %% ../nbs/02_data.ipynb #c260a815
 def prepare_cache(data:str|Path,         # The NIH folder
@@ -252,7 +276,7 @@ def use_cache(cache:str|Path, # A `prepare_cache` folder
               size:int,       # The image size asked for; the cache's size or smaller (then resized on load)
               *dfs:pd.DataFrame # Split DataFrames whose `path` should point into the cache
              ) -> tuple[pd.DataFrame, ...]:
-    "Copies of `dfs` with `path` pointing into `cache` (a larger cache is resized on load, with a note); images the cache could not read are dropped with a warning."
+    "Copies of `dfs` with `path` pointing into `cache` (a larger cache is resized on load, with a note); images the cache could not read are dropped with a warning; damaged files (`_ends_whole`) are one `bad_cache_error` naming them all."
     cache, man = Path(cache), cache_manifest(cache)
     if man['size'] < size: raise CharmError(f"The cache {cache} holds {man['size']}px images but size={size} was asked: "
                                             f"pass size={man['size']} (or less) or make a new cache with charm-prepare --size {size}.")
@@ -269,6 +293,8 @@ def use_cache(cache:str|Path, # A `prepare_cache` folder
         d = d[ok].copy()
         d['path'] = [os.path.join(cache, nm) for nm in d['Image Index']]
         out.append(d.reset_index(drop=True))
+    bad = [p for d in out for p in d['path'] if not _ends_whole(p)]      # every damaged file at once, before any work
+    if bad: raise bad_cache_error(cache, bad)
     return tuple(out)
 
 # %% ../nbs/02_data.ipynb #a1f0c002

@@ -10,7 +10,7 @@ import itertools, json, time
 from datetime import datetime, timezone
 from pathlib import Path
 import pandas as pd
-from .core import CharmConfig, CharmError, PAPER_GRID, durable_write
+from .core import CharmConfig, CharmError, PAPER_GRID, durable_write, remove_stale_temps
 from fastai.torch_core import rank_distrib, distrib_barrier
 from .distributed import rank0_print, single_process
 from .train import train
@@ -100,6 +100,7 @@ def search(cfg:CharmConfig,           # Settings shared by every run (data, back
           ) -> pd.DataFrame:
     "Run every combination not yet in `out/training_results.csv`, appending each row as soon as its run finishes."
     out = Path(out); csv = out/'training_results.csv'
+    if rank_distrib() == 0: remove_stale_temps(out)                   # a row's temporary file left by a killed search
     combos = grid(momentum, k, threshold)
     done = finished_keys(read_results(csv))
     todo = [c for c in combos if combo_key(**c) not in done]

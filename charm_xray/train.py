@@ -6,9 +6,9 @@ Docs: https://charm-xray.github.io/charm-xray/train.html.md"""
 
 # %% ../nbs/13_train.ipynb #73356728
 from __future__ import annotations
-import sys, dataclasses, json
+import os, sys, dataclasses, json, contextlib, shlex, shutil
 from pathlib import Path
-import numpy as np
+import numpy as np, pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
 import yaml
@@ -17,8 +17,8 @@ from fastai.callback.tracker import EarlyStoppingCallback
 from fastai.losses import BCEWithLogitsLossFlat
 from fastai.data.core import DataLoaders
 from fastai.torch_core import set_seed, rank_distrib, distrib_barrier
-from .core import LABELS, CharmConfig, CharmError, PAPER_RECIPE, durable_write, error_text, remove_stale_temps, check_writable
-from .data import dataloaders_from_config, class_stats, plot_class_stats, check_nih_folder, cache_manifest
+from .core import LABELS, CharmConfig, CharmError, PAPER_RECIPE, durable_write, error_text, remove_stale_temps, check_writable, RunLock
+from .data import dataloaders_from_config, class_stats, plot_class_stats, check_nih_folder, cache_manifest, verify_cache, bad_cache_error
 from .losses import get_loss
 from .metrics import per_class_auc, per_finding, mean_class_auc, micro_auc, choose_thresholds, fit_temperature, apply_temperature
 from .learner import CharmLearner, learner_from_config
@@ -27,8 +27,8 @@ from .checkpoint import save_checkpoint, load_checkpoint, reconcile_resume, Char
 from .evaluate import plot_history, plot_roc_curves
 
 # %% auto #0
-__all__ = ['FULL_DATA', 'BATCH_FLOOR', 'SMALL_DATA', 'SMALL_RATES', 'lr_find_iters', 'choose_recipe', 'training_warnings',
-           'check_run_inputs', 'with_batch_size', 'Stage', 'TrainingRun', 'train']
+__all__ = ['FULL_DATA', 'BATCH_FLOOR', 'SMALL_DATA', 'SMALL_RATES', 'RUN_FILES', 'lr_find_iters', 'choose_recipe',
+           'training_warnings', 'check_run_inputs', 'run_folder', 'with_batch_size', 'Stage', 'TrainingRun', 'train']
 
 # %% ../nbs/13_train.ipynb #a715ebe8
 FULL_DATA = 20_000
@@ -134,6 +134,40 @@ def check_run_inputs(cfg:CharmConfig # The run's configuration (values already v
         raise CharmError(f"--pretrained {cfg.pretrained}: no such weights file. Pass a .safetensors or .pth file, "
                          f"--pretrained true for the timm hub, or --no-pretrained for random weights.")
     check_writable(cfg.out, '--out', folder=True)      # a file in the way, a read-only or virtual file system
+
+# %% ../nbs/13_train.ipynb #2b0ab667
+RUN_FILES = ('last.pth', 'best.pth', 'best_stage1.pth', 'best_stage2.pth', 'results.json', 'results_test.json', 'class_stats.csv')
+"What a run leaves in its folder: a new run refuses a folder holding any of them unless it resumes or overwrites."
+
+_HELD = set()   # the run folders this process holds: a nested claim (charm-demo around its train) is free
+
+def _check_fresh(out:Path, resume:bool, overwrite:bool, flag:str, how:tuple):
+    "A new run (or a resume without a `last.pth`) refuses a folder holding another run's files, unless `overwrite` (then they are removed first)."
+    if resume and (out/'last.pth').exists(): return
+    old = [f for f in RUN_FILES if (out/f).exists()]
+    if not old: return
+    if not overwrite:
+        cont, again = how
+        raise CharmError(f"{flag} {out} holds a run ({', '.join(old)})" + (": it has no last.pth to continue from; " if resume else
+                         f": continue it with {cont}, " if cont else ': ') + f"start again with {again} (its files are removed), or choose another {flag}.")
+    for f in (*old, 'history.csv'): (out/f).unlink(missing_ok=True)
+    shutil.rmtree(out/'plots', ignore_errors=True)
+
+@contextlib.contextmanager
+def run_folder(out:str|Path,          # The run's output folder
+               resume:bool=False,     # The run continues the one in `out` (from its last.pth)
+               overwrite:bool=False,  # A new run may replace the one in `out` (its checkpoints and results are removed)
+               flag:str='cfg.out',    # How the user named the folder, for the messages ('--out')
+               how:tuple=('train(cfg, resume=True)', 'overwrite=True') # The user's words to continue and to start again
+              ):
+    "Hold `out` for one run: rank 0 takes `RunLock` for every rank (a second process refuses, naming the first) and a new run refuses a folder holding another run's files unless `overwrite`."
+    key = Path(out).resolve()
+    if int(os.environ.get('RANK', 0)) != 0 or key in _HELD: yield; return
+    with RunLock(out, flag):
+        _check_fresh(Path(out), resume, overwrite, flag, how)
+        _HELD.add(key)
+        try: yield
+        finally: _HELD.discard(key)
 
 # %% ../nbs/13_train.ipynb #1818d217
 def with_batch_size(dls,   # `DataLoaders` from `dataloaders_from_config`
@@ -284,8 +318,11 @@ class TrainingRun:
         except CharmError as e:                               # a film found unreadable mid-epoch (maybe in a DataLoader worker)
             msg = error_text(e)
             if not msg.startswith('Cannot read image'): raise
-            raise CharmError(f"{msg} Training reads every film of its split: re-download it, or remove its row from Data_Entry_2017.csv "
-                             f"(a cache: charm-prepare --verify remakes its bad files).") from None
+            if self.cfg.cache is not None:                    # a cache: every unreadable file of the run at once, and the command that remakes them
+                items = pd.concat([self.dls.train.items, self.dls.valid.items])
+                bad = verify_cache(self.cfg.cache, names=list(items['Image Index']), remove=False)
+                if bad: raise bad_cache_error(self.cfg.cache, bad) from None
+            raise CharmError(f"{msg} Training reads every film of its split: re-download it, or remove its row from Data_Entry_2017.csv.") from None
         return self.finish()
 
     def finish(self) -> CharmLearner:
@@ -307,10 +344,12 @@ class TrainingRun:
 # %% ../nbs/13_train.ipynb #ba0e2ddb
 def train(cfg:CharmConfig,   # The run's configuration
           resume:bool=False, # Continue from `cfg.out/last.pth` if it exists
-          cbs:list=()        # More callbacks for both stages' fits
+          cbs:list=(),       # More callbacks for both stages' fits
+          overwrite:bool=False # Start again in a `cfg.out` that holds a run (its checkpoints and results are removed)
          ) -> CharmLearner:
-    "Two-stage CHARM-Xray training with per-epoch atomic checkpoints; returns the learner with the best stage-2 weights."
-    return TrainingRun(cfg, resume=resume).fit(cbs)
+    "Two-stage CHARM-Xray training with per-epoch atomic checkpoints, one run per folder (`run_folder`); returns the learner with the best stage-2 weights."
+    check_run_inputs(cfg)                                      # before the folder is made
+    with run_folder(cfg.out, resume, overwrite): return TrainingRun(cfg, resume=resume).fit(cbs)
 
 # %% ../nbs/13_train.ipynb #3d018d01
 def _save_outputs(learn, cfg, out, stage1_auc, world_size=1):
