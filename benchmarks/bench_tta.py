@@ -17,6 +17,8 @@ independent resamples averaged. An option "wins" only if its CI lies above 0 on 
     python benchmarks/bench_tta.py [--out runs/tta] [--n 400] [--size 64] [--seeds 0,1,2]
 
 Resumable: OUT/GEN_seedS/preds.npz keeps each model's predictions; a second call skips what is there.
+`--generators charm-synth` and `--generators eval-synth` run as two parallel workers on a busy machine; then
+`--report-only` writes the result from every model there.
 Writes benchmarks/tta_result.md.
 """
 import argparse, json, shutil, sys, time
@@ -126,13 +128,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default='runs/tta'); ap.add_argument('--n', type=int, default=400)
     ap.add_argument('--size', type=int, default=64); ap.add_argument('--seeds', default='0,1,2')
+    ap.add_argument('--generators', default=','.join(GENERATORS), help='train and predict only these (parallel workers); the report reads all')
     ap.add_argument('--report-only', action='store_true')
     a = ap.parse_args()
     cond, out, seeds = Conditions(), Path(a.out), [int(s) for s in a.seeds.split(',')]
     out.mkdir(parents=True, exist_ok=True)
     if not a.report_only:
         for s in seeds:
-            for gen in GENERATORS: run_one(gen, s, a.n, a.size, out)
+            for gen in a.generators.split(','): run_one(gen, s, a.n, a.size, out)
     print('\n'.join(report(out, seeds, a.n, a.size, cond)))
 
 if __name__ == '__main__': main()
