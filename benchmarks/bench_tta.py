@@ -99,8 +99,9 @@ def report(out, seeds, n, size, cond):
     lines = [cond.header("Test-time views and pathways against the plain online prediction (issue 30)"),
              f"Small models trained as `charm-demo` trains (EfficientNet-Lite0 with its real ImageNet weights, 2 + 3 epochs, "
              f"automatic recipe, momentum 0.99, memory bank 256) but CPU-cheap: {n} NIH-format films per data set (128 px files "
-             f"read at {size} px), one model per generator and seed (seeds {', '.join(map(str, seeds))}: a seed draws a new data "
-             f"set and seeds the training). Generators: `charm-synth` (the project's own, `charm_xray.synthetic`) and "
+             f"read at {size} px), one model per generator and seed (a seed draws a new data set and seeds the training; seeds "
+             f"asked: {', '.join(map(str, seeds))}; models finished: " + '; '.join(f"{g} {', '.join(str(s) for s in seeds if (out/f'{g}_seed{s}'/'preds.npz').exists()) or 'none'}" for g in GENERATORS) +
+             f"). Generators: `charm-synth` (the project's own, `charm_xray.synthetic`) and "
              f"`eval-synth` (`benchmarks/eval_synth.py` v{EVAL_SYNTH_VERSION}, written for evaluation only). Scored by "
              f"mean-class ROC-AUC on each data set's whole test list. Every difference is paired with the plain online prediction "
              f"of the same model on the same films; brackets: 95 % bootstrap CI over the test images ({N_BOOT} resamples). "
@@ -115,9 +116,19 @@ def report(out, seeds, n, size, cond):
         win = all(g in s and s[g][1] > 0 for g in GENERATORS)
         if win: winners.append((min(s[g][0] for g in GENERATORS), o))
         lines.append(f"| {name(*o)} | " + " | ".join(cells) + f" | {'yes' if win else 'no'} |")
-    verdict = (f"**Verdict:** {name(*max(winners)[1])} is above the plain prediction beyond its CI on both generators."
+    few = [g for g in GENERATORS if sum((out/f'{g}_seed{s}'/'preds.npz').exists() for s in seeds) < 3]
+    verdict = (f"**Incomplete:** fewer than 3 finished models on {', '.join(few)}: no option can be declared a winner from "
+               "this file; `charm-test` keeps the plain prediction (`--tta 1`, the checkpoint's own pathway) as its default. "
+               "Finish it with the same command (resumable: models and predictions already in OUT are reused)." if few else
+               f"**Verdict:** {name(*max(winners)[1])} is above the plain prediction beyond its CI on both generators."
                if winners else "**Verdict:** no option is above the plain online prediction beyond its CI on both generators: "
                "`charm-test` keeps the plain prediction (`--tta 1`, the checkpoint's own pathway) as its default.")
+    base_aucs = [float(r.split('|')[5]) for r in rows if 'baseline' in r]
+    if base_aucs and min(base_aucs) < 0.65:
+        verdict += (f" Read with care: the plain prediction of these models scores {min(base_aucs):.4f}-{max(base_aucs):.4f} "
+                    "(0.5 is chance): models this small and short barely learned, and what views or the EMA copy do to them "
+                    "says little about a trained model. A run with models that learned (larger images, more films or epochs) "
+                    "is what decides a default.")
     lines += ["", verdict, "", "## Every model", "",
               "| generator | seed | test films | option | mean AUC | difference [95 % CI] | prediction time |", "|---|---:|---:|---|---:|---:|---:|", *rows]
     durable_write(Path(__file__).with_name('tta_result.md'), '\n'.join(lines) + '\n')

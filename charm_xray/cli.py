@@ -260,11 +260,11 @@ TTA_DEFAULT, PATHWAY_DEFAULT = 1, None
 "`charm-test`'s defaults for `--tta` and `--pathway`, from `benchmarks/tta_result.md` (see the text above): the plain prediction on the checkpoint's own pathway."
 
 TTA_HELP = ("Average the prediction over this many fixed test-time views (1-8, evaluate.TTA_VIEWS: the film, then small zooms "
-            "and shifts; no flip). Default 1: on two synthetic generators, 3 seeds each, no number of views scored above the "
-            "plain prediction beyond its 95%% CI on both (benchmarks/tta_result.md)")
-PATHWAY_HELP = ("Predict with the online weights, the momentum (EMA) copy, or both (the mean of their probabilities). Default: "
-                "the checkpoint's use_ema_for_eval (online unless trained with it); neither momentum nor both scored above online "
-                "beyond its 95%% CI on both synthetic generators (benchmarks/tta_result.md)")
+            "and shifts; no flip) (default 1, the plain prediction: benchmarks/tta_result.md shows no number of views above it "
+            "beyond its 95%% CI on both synthetic generators)")
+PATHWAY_HELP = ("Predict with the online weights, their momentum (EMA) copy, or both (the mean of their probabilities) (default: "
+                "the checkpoint's use_ema_for_eval, online unless trained with it: benchmarks/tta_result.md shows neither "
+                "momentum nor both above online beyond its 95%% CI on both synthetic generators)")
 
 @report_errors
 def charm_test(argv:list|None=None # Arguments (default: the command line)
