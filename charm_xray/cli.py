@@ -13,9 +13,10 @@ from pathlib import Path
 from .core import CharmConfig, CharmError, CharmInterrupt, PAPER_GRID, report_errors, durable_write, parse_bool, check_writable, RunLock
 
 # %% auto #0
-__all__ = ['FLAG_RANGES', 'both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args', 'charm_train',
-           'charm_search', 'charm_test', 'charm_prepare', 'charm_kaggle_bundle', 'charm_synth', 'charm_predict',
-           'charm_localize', 'charm_export', 'demo_config', 'charm_demo']
+__all__ = ['FLAG_RANGES', 'TTA_DEFAULT', 'PATHWAY_DEFAULT', 'TTA_HELP', 'PATHWAY_HELP', 'both_spellings', 'CharmArgumentParser',
+           'add_config_flags', 'config_from_args', 'charm_train', 'charm_search', 'charm_test', 'charm_prepare',
+           'charm_kaggle_bundle', 'charm_synth', 'charm_predict', 'charm_localize', 'charm_export', 'demo_config',
+           'charm_demo']
 
 # %% ../nbs/17_cli.ipynb #669391cc
 def both_spellings(*names:str) -> tuple:
@@ -27,7 +28,7 @@ FLAG_RANGES = dict(
     batch_size=(lambda v: v > 0, '> 0'), num_samples=(lambda v: v == -1 or v > 0, '-1 (all) or > 0'),
     size=(lambda v: v > 0, '> 0'), n=(lambda v: v > 0, '> 0'), seed=(lambda v: 0 <= v < 2**32, 'in [0, 2**32)'),
     workers=(lambda v: v >= 0, '>= 0'), compress=(lambda v: 0 <= v <= 9, 'in 0-9'), per_folder=(lambda v: v > 0, '> 0'),
-    time_limit_h=(lambda v: v >= 0, '>= 0'), **{k: (lambda v: v >= 0, '>= 0') for k in ('n_rgba', 'n_16bit', 'n_corrupt')})
+    time_limit_h=(lambda v: v >= 0, '>= 0'), tta=(lambda v: 1 <= v <= 8, 'in 1-8 (evaluate.TTA_VIEWS)'), **{k: (lambda v: v >= 0, '>= 0') for k in ('n_rgba', 'n_16bit', 'n_corrupt')})
 "The allowed range of every numeric flag of the console scripts that is not a `CharmConfig` setting (those are checked by `CharmConfig`)."
 
 def _ranged(typ, name:str):
@@ -179,6 +180,8 @@ def charm_train(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--resume', nargs='?', const=True, default=False, metavar='DIR',
                    help="Continue the run in OUT (or DIR) from its last.pth, with its config.yaml; flags given beside it override the file")
     p.add_argument('--overwrite', action='store_true', help='Start again in an --out that holds a run (its checkpoints and results are removed)')
+    p.add_argument('--report', action=argparse.BooleanOptionalAction, default=True,
+                   help="Write OUT/report.html when the run has finished: the run on one page (report chapter), after evaluating best.pth on the validation split")
     p.add_argument('--time-limit-h', type=float, metavar='HOURS', help="A session limit (Kaggle: 12): after the first batches of "
                    "each stage rank 0 prints images/s and the projected hours, and a plan that cannot fit stops with advice; 0: print only")
     add_config_flags(p)
@@ -203,6 +206,10 @@ def charm_train(argv:list|None=None # Arguments (default: the command line)
             last = Path(cfg.out)/'last.pth'
             saved = f"the last finished epoch is in {last}" if last.exists() else "no epoch had finished"
             raise stop.interrupt(e, f"{saved}; continue with: {_continue_command(args, argv, cfg)}") from None
+        if rank0 and args.report:
+            from charm_xray.report import train_report
+            from charm_xray.distributed import single_process
+            with single_process(): print(f"Report: {train_report(run.out, command=shlex.join(['charm-train', *argv]))}")
 
 # %% ../nbs/17_cli.ipynb #e00a6816
 @report_errors
@@ -241,6 +248,16 @@ def charm_search(argv:list|None=None # Arguments (default: the command line)
     print(f"Results: {out/'training_results.csv'}; tables: {out/'results_table.md'}, {out/'results_table.tex'}")
 
 # %% ../nbs/17_cli.ipynb #c1ba3d7c
+TTA_DEFAULT, PATHWAY_DEFAULT = 1, None
+"`charm-test`'s defaults for `--tta` and `--pathway`, from `benchmarks/tta_result.md` (see the text above): the plain prediction on the checkpoint's own pathway."
+
+TTA_HELP = ("Average the prediction over this many fixed test-time views (1-8, evaluate.TTA_VIEWS: the film, then small zooms "
+            "and shifts; no flip) (default 1, the plain prediction: benchmarks/tta_result.md shows no number of views above it "
+            "beyond its 95%% CI on both synthetic generators)")
+PATHWAY_HELP = ("Predict with the online weights, their momentum (EMA) copy, or both (the mean of their probabilities) (default: "
+                "the checkpoint's use_ema_for_eval, online unless trained with it: benchmarks/tta_result.md shows neither "
+                "momentum nor both above online beyond its 95%% CI on both synthetic generators)")
+
 @report_errors
 def charm_test(argv:list|None=None # Arguments (default: the command line)
               ):
@@ -256,6 +273,10 @@ def charm_test(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--json', help='Also write the results as JSON to this file')
     p.add_argument('--roc', help='Save per-class ROC curves to this PNG')
     p.add_argument('--reliability', help="Save the reliability diagram to this PNG (default: reliability_SPLIT.png beside the checkpoint)")
+    p.add_argument('--report', help="Write the report page here (default: report_SPLIT.html beside the checkpoint; its numbers: report_SPLIT.json beside it)")
+    p.add_argument('--tta', type=int, default=TTA_DEFAULT, help=TTA_HELP)
+    p.add_argument('--pathway', choices=('online', 'momentum', 'both'), default=PATHWAY_DEFAULT, help=PATHWAY_HELP)
+    argv = sys.argv[1:] if argv is None else list(argv)
     a = p.parse_args(argv)
     _plain_progress()
     from charm_xray.evaluate import evaluate, format_report, report_json, plot_roc_curves
@@ -263,16 +284,22 @@ def charm_test(argv:list|None=None # Arguments (default: the command line)
     ckpt = a.checkpoint or a.checkpoint_pos
     if ckpt is None: raise CharmError("no checkpoint given: charm-test CHECKPOINT (or --checkpoint CHECKPOINT).")
     rel = a.reliability or Path(ckpt).parent/f"reliability_{a.split}.png"      # beside the checkpoint, not in the current folder
-    for flag, path in (('--json', a.json), ('--roc', a.roc), ('--reliability', rel)):     # before the evaluation, not after
+    page = Path(a.report or Path(ckpt).parent/f"report_{a.split}.html")
+    numbers = page.with_suffix('.json')
+    for flag, path in (('--json', a.json), ('--roc', a.roc), ('--reliability', rel), ('--report', page), ('--report', numbers)):     # before the evaluation, not after
         if path: check_writable(path, flag)
-    rep = evaluate(ckpt, data=a.data, split=a.split, num_samples=a.num_samples, batch_size=a.batch_size)
+    rep = evaluate(ckpt, data=a.data, split=a.split, num_samples=a.num_samples, batch_size=a.batch_size, tta=a.tta, pathway=a.pathway)
     print(format_report(rep))
     if a.json: durable_write(a.json, json.dumps(report_json(rep), indent=2))
+    durable_write(numbers, json.dumps(report_json(rep), indent=2))
     if a.roc:
         f = plot_roc_curves(rep['targs'], rep['probs'], title=f"ROC curves, {rep['split_name']}")
         f.savefig(a.roc, dpi=100)
     plot_reliability(rep['targs'], rep['calibrated_probs'], title=f"Reliability, {rep['split_name']}").savefig(rel, dpi=100)
     print(f"Reliability diagram: {rel}")
+    from charm_xray.report import write_report
+    write_report(ckpt, rep, page, results_name=numbers.name, data=a.data, command=shlex.join(['charm-test', *argv]))
+    print(f"Report: {page} (its numbers: {numbers})")
 
 # %% ../nbs/17_cli.ipynb #47b39a4b
 @report_errors
@@ -468,6 +495,11 @@ def _demo(a):
     rep = evaluate(Path(cfg.out)/'best.pth', split='test', num_samples=-1)
     print(format_report(rep))
     durable_write(Path(cfg.out)/'results_test.json', json.dumps(report_json(rep), indent=2))
+    from charm_xray.report import write_report
+    argv = sys.argv[1:] if argv is None else list(argv)
+    page = write_report(Path(cfg.out)/'best.pth', rep, Path(cfg.out)/'report.html', results_name='results_test.json',
+                        title=f"CHARM-Xray demo{' (control: permuted labels)' if a.permuted_labels else ''}: the synthetic test list",
+                        command=shlex.join(['charm-demo', *argv]))
     print(f"Test-list results ({rep['n_images']} images of the {rep['split_name']}) in {Path(cfg.out)/'results_test.json'}; "
-          f"validation results in {Path(cfg.out)/'results.json'}.")
+          f"validation results in {Path(cfg.out)/'results.json'}; the run on one page: {page}.")
     print(f"Demo finished in {time.time() - t0:.0f} s. Outputs in {cfg.out}. Synthetic data: these numbers say the kit works, not how it does on NIH.")

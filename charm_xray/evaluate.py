@@ -9,16 +9,68 @@ from __future__ import annotations
 import time
 from pathlib import Path
 import numpy as np, pandas as pd
+import torch, torch.nn.functional as F
+from fastai.callback.core import Callback
 import matplotlib.pyplot as plt
 from sklearn.metrics import roc_curve, roc_auc_score
 from .core import LABELS, DISPLAY_NAMES, CharmError
 from .data import nih_test_dl, subsample
 from .metrics import (auc_report, per_class_auc, per_finding, mean_class_auc, micro_auc, threshold_metrics, calibration_error,
                                 apply_temperature)
+from .model import PATHWAYS, using_pathway
 from .checkpoint import learner_from_checkpoint, thresholds_from_checkpoint
 
 # %% auto #0
-__all__ = ['SPLIT_NAMES', 'evaluate', 'format_report', 'report_json', 'roc_style', 'plot_roc_curves', 'plot_history']
+__all__ = ['TTA_VIEWS', 'SPLIT_NAMES', 'tta_view', 'TTAView', 'eval_pathways', 'averaged_preds', 'evaluate', 'format_report',
+           'report_json', 'roc_style', 'plot_roc_curves', 'plot_history']
+
+# %% ../nbs/12_evaluate.ipynb #9c8fdc79
+TTA_VIEWS = ((1., 0., 0.), (1.06, 0., 0.), (1., .04, 0.), (1., -.04, 0.), (1., 0., .04), (1., 0., -.04), (.94, 0., 0.), (1.06, .03, .03))
+"Fixed test-time views `(scale, shift_x, shift_y)`, shifts as fractions of the image side, the film itself first: small zooms and shifts, no flip."
+
+def tta_view(x:torch.Tensor, # A batch (B,C,H,W)
+             scale:float=1., # Zoom about the centre (> 1: closer)
+             dx:float=0.,    # Shift right, as a fraction of the width
+             dy:float=0.     # Shift down, as a fraction of the height
+            ) -> torch.Tensor:
+    "The batch zoomed and shifted (bilinear, edge pixels repeated), of the same tensor type; the batch itself for the identity view."
+    if (scale, dx, dy) == (1., 0., 0.): return x
+    x0 = x.as_subclass(torch.Tensor)
+    theta = torch.tensor([[1 / scale, 0., -2 * dx], [0., 1 / scale, -2 * dy]], dtype=x0.dtype, device=x0.device)
+    grid = F.affine_grid(theta.expand(len(x0), 2, 3), list(x0.shape), align_corners=False)
+    return F.grid_sample(x0, grid, padding_mode='border', align_corners=False).as_subclass(type(x))
+
+class TTAView(Callback):
+    "Replace each batch's images by one fixed view (`tta_view`) before the model sees them."
+    order = -10
+    def __init__(self, view:tuple): self.view = view  # `(scale, shift_x, shift_y)`, one of `TTA_VIEWS`
+    def before_batch(self): self.learn.xb = (tta_view(self.xb[0], *self.view), *self.xb[1:])
+
+def eval_pathways(pathway:str|None, # 'online', 'momentum', 'both' or None (the model's `eval_pathway`)
+                  model              # The `CharmModel`
+                 ) -> tuple:
+    "The pathways a prediction averages over; one clear error for an unknown name or a model without the momentum pathway."
+    if pathway is None: return (model.eval_pathway,)
+    if pathway not in (*PATHWAYS, 'both'): raise CharmError(f"pathway={pathway!r} is not one of 'online', 'momentum', 'both'.")
+    pws = PATHWAYS if pathway == 'both' else (pathway,)
+    for pw in pws: model.pathway(pw)          # a model trained with momentum=0 has no momentum pathway: said here
+    return pws
+
+def averaged_preds(learn,                 # A `CharmLearner`
+                   dl,                    # A labelled, un-augmented DataLoader (`nih_test_dl`)
+                   tta:int=1,             # How many of `TTA_VIEWS` to average (1: the film as it is)
+                   pathway:str|None=None  # 'online', 'momentum', 'both' (mean of the two); None: the model's `eval_pathway`
+                  ) -> tuple:             # (probabilities, targets), as `get_preds` returns them
+    "`get_preds` averaged over the first `tta` test-time views and over the pathway(s)."
+    if not 1 <= tta <= len(TTA_VIEWS): raise CharmError(f"tta={tta}: the number of test-time views must be 1-{len(TTA_VIEWS)}.")
+    total, targs, pws = 0., None, eval_pathways(pathway, learn.model)
+    for pw in pws:
+        for v in TTA_VIEWS[:tta]:
+            with using_pathway(learn.model, pw):
+                p, targs = learn.get_preds(dl=dl, cbs=[TTAView(v)] if v != TTA_VIEWS[0] else [])
+            total = total + p.float()
+    return total / (len(pws) * tta), targs
+
 
 # %% ../nbs/12_evaluate.ipynb #aaa3b05a
 SPLIT_NAMES = dict(
@@ -38,7 +90,9 @@ def evaluate(checkpoint:str|Path,    # A checkpoint written by charm-train (best
              num_samples:int=100,    # Images to evaluate (sampled keeping every finding); -1: the whole split
              batch_size:int=32,      # Batch size
              n_boot:int=1000,        # Bootstrap resamples for the confidence intervals
-             seed:int=0              # Seed for the sample and the bootstrap
+             seed:int=0,             # Seed for the sample and the bootstrap
+             tta:int=1,              # Test-time views averaged (`TTA_VIEWS`); 1: the film as it is
+             pathway:str|None=None   # 'online', 'momentum' (EMA), 'both' (their mean); None: the checkpoint's `use_ema_for_eval`
             ) -> dict:
     "Evaluate a checkpoint: ROC-AUCs with bootstrap CIs, and sensitivity, specificity, PPV, F1 at its stored thresholds with the calibration error."
     if split not in SPLIT_NAMES: raise CharmError(f"split must be one of {', '.join(SPLIT_NAMES)}, not {split!r}.")
@@ -50,11 +104,12 @@ def evaluate(checkpoint:str|Path,    # A checkpoint written by charm-train (best
     n = None if num_samples is None or num_samples < 0 or num_samples >= len(items) else num_samples
     items = subsample(items, n, seed)
     t0 = time.time()
-    probs, targs = learn.get_preds(dl=nih_test_dl(learn.dls, items, bs=batch_size))
+    probs, targs = averaged_preds(learn, nih_test_dl(learn.dls, items, bs=batch_size), tta=tta, pathway=pathway)
     secs = time.time() - t0
     t, p = targs.numpy(), probs.float().numpy()
     rep = dict(checkpoint=str(checkpoint), split=split, split_name=SPLIT_NAMES[split],
-               data=cfg.data or 'synthetic NIH-format data', trained_on=cfg.split, images_per_s=len(t) / max(secs, 1e-9))
+               data=cfg.data or 'synthetic NIH-format data', trained_on=cfg.split, images_per_s=len(t) / max(secs, 1e-9),
+               tta=tta, pathway=pathway or learn.model.eval_pathway)
     if split == 'paper':
         scored = items['paper_scored'].to_numpy(bool)
         rep.update(heldout_n_images=len(t), heldout_mean_auc=float(mean_class_auc(t, p)))
@@ -78,8 +133,10 @@ def format_report(rep:dict # Output of `evaluate`
     "The evaluation as text: which split, the summary AUCs and the per-class table."
     tab = rep['table'].copy()
     for c in ('auc', 'ci_low', 'ci_high'): tab[c] = tab[c].map(lambda v: 'n/a' if pd.isna(v) else f"{v:.4f}")
+    how = f"{rep.get('pathway', 'online')} pathway" + (' (mean of online and momentum)' if rep.get('pathway') == 'both' else '')
+    how += f", mean of {rep['tta']} test-time views" if rep.get('tta', 1) > 1 else ''
     head = (f"Evaluated {rep['n_images']} images of the {rep['split_name']} of {rep['data']} "
-            f"({rep['images_per_s']:.1f} images/s)\n")
+            f"({how}; {rep['images_per_s']:.1f} images/s)\n")
     if rep['split'] == 'paper':
         head += (f"Paper's protocol (macro roc_auc_score on the scored part, {rep['n_images']} images): {rep['mean_auc']:.4f}; "
                  f"all {rep['heldout_n_images']} held-out images: {rep['heldout_mean_auc']:.4f}. "

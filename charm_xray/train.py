@@ -150,7 +150,7 @@ def _check_fresh(out:Path, resume:bool, overwrite:bool, flag:str, how:tuple):
         cont, again = how
         raise CharmError(f"{flag} {out} holds a run ({', '.join(old)})" + (": it has no last.pth to continue from; " if resume else
                          f": continue it with {cont}, " if cont else ': ') + f"start again with {again} (its files are removed), or choose another {flag}.")
-    for f in (*old, 'history.csv'): (out/f).unlink(missing_ok=True)
+    for f in (*old, 'history.csv', 'report.html'): (out/f).unlink(missing_ok=True)
     shutil.rmtree(out/'plots', ignore_errors=True)
 
 @contextlib.contextmanager
