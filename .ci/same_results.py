@@ -32,7 +32,7 @@ def record(path):
     res = dict(losses=losses, online=wsum([m.body, m.attention]), ema=wsum(ema_mods),
                bank=float(m.bank.feats.double().abs().sum()) if m.bank is not None else None,
                bank_ids=sorted(int(i) for i in m.bank.ids if i >= 0) if m.bank is not None else None,
-               results=dict((k, v) for k, v in json.loads((out/'results.json').read_text()).items() if 'auc' in k and not isinstance(v, dict)),
+               results={k: v for k, v in json.loads((out/'results.json').read_text()).items() if k in ('mean_auc', 'micro_auc', 'rare_mean_auc')},
                pred=pred.float().flatten().tolist())
     Path(path).write_text(json.dumps(res, indent=1))
     print(json.dumps({k: v for k, v in res.items() if k != 'pred'}, indent=1))
@@ -42,7 +42,7 @@ def compare(a, b):
     bad = []
     for k in A:
         x, y = A[k], B.get(k)
-        if isinstance(x, dict): x, y = list(x.values()), list((y or {}).values())
+        if isinstance(x, dict): x, y = [x[j] for j in x if j in y], [y[j] for j in x if j in y]   # the keys both record
         ok = x == y if not isinstance(x, (float, list)) or (isinstance(x, list) and x and isinstance(x[0], int)) else \
              np.allclose(np.asarray(x, float), np.asarray(y, float), rtol=1e-5, atol=1e-6, equal_nan=True)
         if not ok: bad.append(k)

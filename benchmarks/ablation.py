@@ -24,10 +24,10 @@ from charm_xray.data import nih_test_dl
 VARIANTS = {  # name: CharmConfig changes (None: the plain vision_learner baseline)
     'plain vision_learner + BCE': None,
     'CHARM-Xray (full)': {},
-    'without momentum pathway': dict(momentum=0),
+    'without momentum pathway': dict(ema_decay=0),
     'without memory bank': dict(bank_size=0),
     'without attention': dict(attention=None),
-    'none of the three (backbone + head, CHARM recipe)': dict(momentum=0, bank_size=0, attention=None),
+    'none of the three (backbone + head, CHARM recipe)': dict(ema_decay=0, bank_size=0, attention=None),
 }
 
 def scores(learn, dls, rare):
@@ -43,16 +43,15 @@ def scores(learn, dls, rare):
 def plain_run(cfg):
     "The baseline: fastai's vision_learner on the same pretrained backbone, BCE in both stages, same schedule."
     set_seed(cfg.seed)
-    dls = dataloaders_from_config(cfg, cfg.bs1)
+    dls = dataloaders_from_config(cfg, cfg.stages[0].bs)
     learn = vision_learner(dls, cfg.arch, pretrained=False, n_out=len(LABELS), loss_func=BCEWithLogitsLossFlat(),
                            metrics=[MeanClassAUC(), MicroAUC()], path=cfg.out)
     # the same ImageNet weights as CHARM's backbone (the Lite0 file needs our key mapping, so load it through it)
     learn.model[0].model.load_state_dict(create_backbone(cfg.arch, pretrained=cfg.pretrained).model.state_dict())
-    learn.freeze()
-    learn.fit_one_cycle(cfg.stage1_epochs, cfg.stage1_lr)
-    learn.unfreeze()
-    learn.fit_one_cycle(cfg.stage2_epochs, slice(cfg.stage2_lr_min, cfg.stage2_lr_max),
-                        cbs=SaveModelCallback(monitor='mean_auc', fname='plain_best'))  # best epoch, as charm-train keeps
+    for n, s in enumerate(cfg.stages, 1):            # the run's stages (the paper's two), each with its rate
+        learn.freeze() if s.frozen else learn.unfreeze()
+        learn.fit_one_cycle(s.epochs, s.lr if s.lr_min is None else slice(s.lr_min, s.lr),
+                            cbs=SaveModelCallback(monitor='mean_auc', fname='plain_best') if n == len(cfg.stages) else None)  # best epoch, as charm-train keeps
     return learn, dls
 
 def main():
@@ -67,7 +66,7 @@ def main():
             if any(r['variant'] == name and r['seed'] == seed for r in rows): continue
             cfg = demo_config(out=f'{a.out}/seed{seed}/variant{i}', n=a.n, size=128)   # the size it was measured at
             # the schedule this ablation was measured with: batch 32, stage-2 slice(1e-4, 1e-3) (fixed, not the auto recipe)
-            cfg = dataclasses.replace(cfg, seed=42 + seed, bs1=32, bs2=32, stage2_lr_min=1e-4, stage2_lr_max=1e-3, **(change or {}))
+            cfg = cfg.update(seed=42 + seed, bs1=32, bs2=32, stage2_lr_min=1e-4, stage2_lr_max=1e-3, **(change or {}))
             t0 = time.time()
             if change is None: learn, dls = plain_run(cfg)
             else:
