@@ -21,10 +21,10 @@ from charm_xray.synthetic import make_synthetic_nih
 from charm_xray.data import nih_dataloaders, prepare_cache, real_nih_sample, read_nih
 
 
-def loader(data, cache, bs, workers, repeat=0):
-    """The training DataLoader (resize to 256, no augmentation); with `repeat`, an un-shuffled DataLoader over every
+def loader(data, cache, bs, workers, repeat=0, size=256):
+    """The training DataLoader (resize to `size`, no augmentation); with `repeat`, an un-shuffled DataLoader over every
     film of `data` (train, validation and test) `repeat` times, with the same item and batch transforms."""
-    dls = nih_dataloaders(data, size=256, bs=bs, cache=cache, aug=False, num_workers=workers, seed=0,
+    dls = nih_dataloaders(data, size=size, bs=bs, cache=cache, aug=False, num_workers=workers, seed=0,
                           valid_pct=0.2 if repeat else 0.1)
     if not repeat: return dls.train
     items = pd.concat([dls.train.items, dls.valid.items, dls.test_items.drop(columns='paper_scored', errors='ignore')] * repeat,

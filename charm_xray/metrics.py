@@ -92,26 +92,31 @@ def _weighted_aucs(y:np.ndarray,          # 0/1 targets of one finding (or of po
                    img:np.ndarray|None=None, # Image (column of `W`) of each element; None: element i is image i
                    budget:int=4_000_000   # About how many numbers one chunk of resamples may hold
                   ) -> np.ndarray:        # AUC per resample (nan if undefined), shape (n_boot,)
-    "Mann-Whitney AUC of each weighted resample, with ties counted 1/2; sorts once, resamples in chunks."
-    order = np.argsort(s, kind='stable')
-    s, y = s[order], y[order].astype(bool)
-    col = order if img is None else img[order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])         # first index of each group of tied scores
+    "Mann-Whitney AUC of each weighted resample, with ties counted 1/2; sorts the negatives once, resamples in chunks."
+    y = np.asarray(y).astype(bool)
+    col = np.arange(len(s)) if img is None else np.asarray(img)
+    neg, pos = np.flatnonzero(~y), np.flatnonzero(y)
     out = np.full(len(W), np.nan)
+    if not len(neg) or not len(pos): return out
+    order = np.argsort(s[neg], kind='stable')
+    sn, ncol, pcol = s[neg][order], col[neg][order], col[pos]
+    # negatives strictly below each positive, and up to and including its ties: positions in the sorted negatives
+    lo, hi = np.searchsorted(sn, s[pos], 'left'), np.searchsorted(sn, s[pos], 'right')
     for sl in _chunks(len(W), len(s), budget):
-        w = W[sl][:, col]
-        wp = np.add.reduceat(np.where(y, w, 0), starts, axis=1)  # positive weight per group
-        wn = np.add.reduceat(np.where(y, 0, w), starts, axis=1)  # negative weight per group
-        below = np.cumsum(wn, axis=1) - wn                       # negative weight strictly below each group
-        P, N = wp.sum(1), wn.sum(1)
+        w = W[sl]
+        C = np.zeros((len(w), len(neg) + 1), dtype=np.int32)     # C[:, k]: weight of the k lowest negatives
+        np.cumsum(w[:, ncol], axis=1, out=C[:, 1:])
+        wp = w[:, pcol]
+        num = (wp * (C[:, lo] + C[:, hi])).sum(1, dtype=np.int64)  # 2 x (below + ties/2), summed over positives
+        P, N = wp.sum(1, dtype=np.int64), C[:, -1].astype(np.int64)
         with np.errstate(invalid='ignore', divide='ignore'):
-            out[sl] = np.where((P > 0) & (N > 0), (wp * (below + 0.5*wn)).sum(1) / (P * N), np.nan)
+            out[sl] = np.where((P > 0) & (N > 0), 0.5 * num / (P * N), np.nan)
     return out
 
 def _boot_counts(n:int, n_boot:int, seed:int) -> np.ndarray:
     "How often each of `n` images is drawn in each of `n_boot` resamples of size `n`."
-    if not n_boot: return np.zeros((0, n), dtype=np.int64)
-    return np.random.default_rng(seed).multinomial(n, np.full(n, 1/n), size=n_boot)
+    if not n_boot: return np.zeros((0, n), dtype=np.int32)
+    return np.random.default_rng(seed).multinomial(n, np.full(n, 1/n), size=n_boot).astype(np.int32)  # counts <= n: int32 halves the memory traffic
 
 # %% ../nbs/04_metrics.ipynb #d4d89b5e
 def _note(t:np.ndarray) -> str:
