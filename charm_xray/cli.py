@@ -15,7 +15,7 @@ from .core import CharmConfig, CharmError, CharmInterrupt, PAPER_GRID, PAPER_STA
 # %% auto #0
 __all__ = ['FLAG_RANGES', 'RUN_FILES', 'both_spellings', 'CharmArgumentParser', 'add_config_flags', 'config_from_args',
            'charm_train', 'charm_search', 'charm_test', 'charm_prepare', 'charm_kaggle_bundle', 'charm_synth',
-           'charm_predict', 'charm_localize', 'demo_config', 'charm_demo']
+           'charm_predict', 'charm_localize', 'charm_export', 'demo_config', 'charm_demo']
 
 # %% ../nbs/17_cli.ipynb #669391cc
 def both_spellings(*names:str) -> tuple:
@@ -372,7 +372,7 @@ def charm_predict(argv:list|None=None # Arguments (default: the command line)
     "Predict the 14 findings on your own chest X-rays with a checkpoint: probabilities, thresholds, positive findings, heatmaps."
     p = _parser(charm_predict.__doc__)
     p.add_argument('checkpoint', help='Checkpoint written by charm-train (best.pth)')
-    p.add_argument('images', nargs='+', help='Image files (PNG, JPEG) or folders of them')
+    p.add_argument('images', nargs='+', help='Image files (PNG, JPEG, DICOM) or folders of them (searched with their subfolders)')
     p.add_argument('--json', help='Write one object per image (image, probabilities, thresholds, positive) to this file')
     p.add_argument('--cam', help='Write one Grad-CAM overlay PNG per image (for its top finding) to this folder')
     p.add_argument('--batch-size', type=int, default=16, help='Batch size')
@@ -408,6 +408,25 @@ def charm_localize(argv:list|None=None # Arguments (default: the command line)
     res = localize(a.checkpoint, data=a.data, method=a.method, batch_size=a.batch_size, pathway=a.pathway, plot=a.plot)
     print(format_localization(res))
     if a.json: durable_write(a.json, json.dumps(res, indent=2))
+
+# %% ../nbs/17_cli.ipynb #2659205d
+@report_errors
+def charm_export(argv:list|None=None # Arguments (default: the command line)
+                ):
+    "Export a checkpoint's prediction pathway to ONNX, with the preprocessing, label names, thresholds and temperature as metadata."
+    p = _parser(charm_export.__doc__)
+    p.add_argument('checkpoint', help='Checkpoint written by charm-train (best.pth)')
+    p.add_argument('--format', default='onnx', choices=['onnx'], help='Export format')
+    p.add_argument('--out', help="File to write (default: the checkpoint's name with .onnx)")
+    a = p.parse_args(argv)
+    out = Path(a.out) if a.out else Path(a.checkpoint).with_suffix('.onnx')
+    check_writable(out, '--out')
+    from charm_xray.export import export_onnx
+    from charm_xray.onnx_predict import onnx_metadata
+    f = export_onnx(a.checkpoint, out)
+    m = onnx_metadata(f)
+    print(f"Wrote {f} ({f.stat().st_size / 2**20:.1f} MB): {m['arch']}, {m['pathway']} pathway, {m['size']} px input, "
+          f"temperature {m['temperature']:g}. Run it with charm_xray.onnx_predict.predict_onnx, or onnxruntime and its metadata.")
 
 # %% ../nbs/17_cli.ipynb #181ddbd8
 def demo_config(out:str='runs/demo', # Output folder

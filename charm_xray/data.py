@@ -14,31 +14,17 @@ from fastcore.parallel import parallel
 from fastai.vision.all import (PILImage, DataBlock, ImageBlock, MultiCategoryBlock, IndexSplitter,
                                Resize, aug_transforms, Normalize, imagenet_stats, defaults)
 from .core import *
+from .films import load_gray
 from .nih import *
 from .synthetic import demo_data
 
 # %% auto #0
-__all__ = ['CACHE_MANIFEST', 'REAL_NIH_SHARED', 'REAL_NIH_FIXTURES', 'load_gray', 'load_xray', 'XrayImage', 'XrayResize',
-           'LabelReader', 'xray_path', 'xray_datablock', 'nih_dataloaders', 'nih_test_dl', 'check_nih_folder',
+__all__ = ['CACHE_MANIFEST', 'REAL_NIH_SHARED', 'REAL_NIH_FIXTURES', 'load_xray', 'XrayImage', 'XrayResize', 'LabelReader',
+           'xray_path', 'xray_datablock', 'nih_dataloaders', 'nih_test_dl', 'check_nih_folder',
            'dataloaders_from_config', 'class_stats', 'plot_class_stats', 'cache_manifest', 'verify_cache',
            'prepare_cache', 'use_cache', 'real_nih_sample']
 
 # %% ../nbs/02_data.ipynb #cbbb9583
-def load_gray(fn:str|Path # An image file
-             ) -> Image.Image:
-    "Open any chest film PNG (8/16-bit grayscale, RGB(A), palette) as an 8-bit grayscale PIL image."
-    try:
-        im = Image.open(fn); im.load()
-    except FileNotFoundError: raise CharmError(f"Image {fn} not found.") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise CharmError(f"Cannot read image {fn} ({e}): the file is corrupt, truncated or not an image.") from None
-    if im.mode == 'L': return im
-    if im.mode.startswith('I') or im.mode == 'F':
-        a = np.asarray(im, dtype=np.float32)
-        hi = 2 ** max(8, math.ceil(math.log2(float(a.max()) + 1))) - 1
-        return Image.fromarray((np.clip(a, 0, hi) * (255 / hi) + 0.5).astype(np.uint8), 'L')
-    return im.convert('L')
-
 def load_xray(fn:str|Path # An image file
              ) -> Image.Image:
     "Open a chest film as an 8-bit RGB PIL image (the gray value repeated in 3 channels)."

@@ -11,7 +11,8 @@ import numpy as np, pandas as pd
 import torch
 import matplotlib.pyplot as plt
 from .core import LABELS, DISPLAY_NAMES, CharmError
-from .data import load_gray, xray_datablock
+from .films import load_gray, expand_images
+from .data import xray_datablock
 from .model import using_pathway
 from .learner import batch_images, show_overlay
 from .checkpoint import learner_from_checkpoint, load_checkpoint, thresholds_from_checkpoint
@@ -19,24 +20,7 @@ from .metrics import apply_temperature
 from .localize import gradcam
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'expand_images', 'predict_images', 'format_predictions', 'image_dataloaders', 'predict']
-
-# %% ../nbs/14a_predict.ipynb #166e18c0
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
-"Image files a folder passed to `predict_images` expands to."
-
-def expand_images(images:list # Image files and folders
-                 ) -> tuple[list[Path], list[str]]:
-    "Files to predict (a folder expands to its PNG/JPEG images, sorted) and one error line per path that is not there."
-    out, errors = [], []
-    for p in map(Path, [images] if isinstance(images, (str, Path)) else images):
-        if p.is_dir():
-            fs = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-            if not fs: errors.append(f"{p}: folder holds no PNG or JPEG images")
-            out += fs
-        elif p.exists(): out.append(p)
-        else: errors.append(f"{p}: not found")
-    return out, errors
+__all__ = ['predict_images', 'format_predictions', 'image_dataloaders', 'predict']
 
 # %% ../nbs/14a_predict.ipynb #d6197c09
 def _cam_name(cam_dir:Path, fn:Path, used:set) -> Path:
@@ -51,7 +35,7 @@ def _save_overlay(fn:Path, pixels:np.ndarray, heat:np.ndarray, title:str, alpha:
     fig.tight_layout(); fig.savefig(fn, dpi=100); plt.close(fig)
 
 def predict_images(learn,                 # A `CharmLearner`
-                   images:list,           # Image files or folders (PNG/JPEG, 8/16-bit, gray/RGB/RGBA, any size)
+                   images:list,           # Image files or folders (PNG/JPEG, 8/16-bit, gray/RGB/RGBA, any size; DICOM)
                    thresholds=None,       # Decision threshold per finding (None: 0.5 each)
                    cam_dir:str|Path|None=None, # Write one Grad-CAM overlay PNG per image here (top finding)
                    bs:int=16,             # Batch size
