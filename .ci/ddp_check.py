@@ -37,14 +37,14 @@ def worker(cfg_path):
             m = charm_model(self.learn)
             y = self.yb[0].as_subclass(torch.Tensor)
             keep = (y[:, m.rare_mask] > 0).any(1)
-            self.log.append(tuple(t.detach().float().cpu() for t in (m.momentum_feats[keep], y[keep])) + (m.query_ids.cpu()[keep.cpu()],))
+            self.log.append(tuple(t.detach().float().cpu() for t in (m.ema_feats[keep], y[keep])) + (m.query_ids.cpu()[keep.cpu()],))
 
     cfg = CharmConfig.from_file(cfg_path)
     run, rows = TrainingRun(cfg), RareRows()
     rank, ws = run.rank, run.world_size
     assert ws == 2 and dist.get_backend() == ('nccl' if torch.cuda.is_available() else 'gloo'), (ws, dist.get_backend())
-    assert run.learn.dls.train.bs == cfg.bs1 // 2, 'bs1 is global: each process loads half'
-    for n in (1, 2):
+    assert run.learn.dls.train.bs == run.stages[0].bs // 2, "a stage's bs is global: each process loads half"
+    for n in range(1, len(run.stages) + 1):
         run.stage(n).fit([rows])                # the stage's freeze/unfreeze and fit_one_cycle, with the recorder
         if n == 1 and rank == 0:     # a copy of the 2-process run's stage-1 checkpoint, to resume in one process
             mid = Path(cfg.out).parent/'mid'; mid.mkdir(exist_ok=True)
@@ -61,10 +61,10 @@ def worker(cfg_path):
         assert torch.equal(a, b), f"bank.{name} differs between ranks"
     # momentum (EMA) weights, online weights, BN statistics and the warm-up counter identical on every rank
     flat = lambda mods: torch.cat([t.detach().double().flatten() for mm in mods for t in [*mm.parameters(), *mm.buffers()]])
-    for what, mods in (('momentum', list(m.momentum)), ('online', m.online()), ('head', [m.head, m.fusion])):
+    for what, mods in (('momentum', list(m.ema)), ('online', m.online()), ('head', [m.head, m.fusion])):
         a, b = gathered(flat(mods))
         assert torch.equal(a, b), f"{what} weights differ between ranks (max diff {float((a - b).abs().max())})"
-    a, b = gathered(m.momentum_steps.reshape(1))
+    a, b = gathered(m.ema.steps.reshape(1))
     assert int(a) == int(b) > 0, (a, b)
     # the bank a single process builds from the same global batches (rank 0's rows, then rank 1's, step by step)
     logs = [None] * ws
@@ -86,10 +86,10 @@ def worker(cfg_path):
     want = torch.tensor(items[LABELS].to_numpy()[filled.numpy()], dtype=torch.float32)
     assert torch.equal(want, m.bank.labels[:len(m.bank)].cpu()), 'bank labels do not match the dataset rows of their ids'
     if rank == 0:
-        json.dump(dict(bank_entries=len(m.bank), rows=n_rows, momentum_steps=int(m.momentum_steps)),
+        json.dump(dict(bank_entries=len(m.bank), rows=n_rows, momentum_steps=int(m.ema.steps)),
                   open(Path(cfg.out)/'ddp_checks.json', 'w'))
     print(f"rank {rank}: banks and EMA identical across ranks; bank == single-process replay ({len(m.bank)} entries, "
-          f"{n_rows} rows enqueued); {int(m.momentum_steps)} EMA steps", flush=True)
+          f"{n_rows} rows enqueued); {int(m.ema.steps)} EMA steps", flush=True)
 
 
 def torchrun(args, log):
@@ -115,13 +115,13 @@ def main():
         print(f"2-process gloo run + cross-rank checks: {dt:.0f}s")
         # one history, one row per epoch
         h = pd.read_csv(out/'history.csv')
-        assert len(h) == cfg.stage1_epochs + cfg.stage2_epochs and list(h.stage) == [1, 2], h
+        assert len(h) == sum(s.epochs for s in cfg.stages) and list(h.stage) == [1, 2], h
         assert (out/'history.csv').read_text().count('mean_auc') == 1, 'header written twice'
         res = json.loads((out/'results.json').read_text())
         assert res['world_size'] == 2, res.get('world_size')
         assert res['n_images'] % 2 == 1, 'an odd validation split: DistributedDL pads one shard, and the padding must not count'
         # the logged validation AUC (gathered from both ranks) == one process evaluating best.pth on the validation split
-        logged = float(h[h.stage == 2].mean_auc.max())
+        logged = float(h[h.stage == len(cfg.stages)].mean_auc.max())
         r = subprocess.run(['charm-test', '--checkpoint', str(out/'best.pth'), '--split', 'valid', '--num_samples', '-1',
                             '--json', str(tmp/'valid.json'), '--reliability', str(tmp/'reliability.png')],
                            env=ENV, capture_output=True, text=True)

@@ -46,7 +46,7 @@ from conditions import Conditions
 from charm_xray.core import CharmConfig, LABELS, durable_write
 from charm_xray.data import dataloaders_from_config
 from charm_xray.learner import learner_from_config, ChannelsLastBatches
-from charm_xray.callbacks import MomentumUpdate, MemoryBankCallback
+from charm_xray.callbacks import EmaUpdate, MemoryBankCallback
 from charm_xray.metrics import MeanClassAUC, MicroAUC
 from charm_xray.losses import get_loss
 
@@ -79,9 +79,9 @@ def _phase(learn, event=None):
     return 'train' if getattr(learn, 'training', False) else 'valid'
 
 LABEL = {  # (callback class, event): what the time is
-    ('MomentumUpdate', 'after_step'): 'EMA update of the momentum pathway (MomentumUpdate.after_step)',
-    ('MomentumUpdate', 'after_loss'): 'consistency loss, forward (MomentumUpdate.after_loss)',
-    ('MomentumUpdate', 'before_fit'): 'EMA tensor lists, once per fit (MomentumUpdate.before_fit)',
+    ('EmaUpdate', 'after_step'): 'EMA update of the EMA pathway (EmaUpdate.after_step)',
+    ('EmaUpdate', 'after_loss'): 'consistency loss, forward (EmaUpdate.after_loss)',
+    ('EmaUpdate', 'before_fit'): 'EMA tensor lists, once per fit (EmaUpdate.before_fit)',
     ('MemoryBankCallback', 'after_batch'): 'bank enqueue of rare images (MemoryBankCallback.after_batch)',
     ('MemoryBankCallback', 'before_batch'): "batch's dataset ids (MemoryBankCallback.before_batch)",
     ('MemoryBankCallback', 'before_fit'): 'rare findings check (MemoryBankCallback.before_fit)',
@@ -113,9 +113,9 @@ def time_model(learn, clock):
     def post(key, item):
         def hook(mod, args, out): sync(); clock.add(item, _phase(learn), time.perf_counter() - start[key])
         return hook
-    if m.momentum is not None:   # encode(x, 'momentum') = pool(attention(body(x))): body's start to attention's end
-        m.momentum[0].register_forward_pre_hook(pre('mom'))
-        m.momentum[-1].register_forward_hook(post('mom', 'momentum pathway forward, no grad (in CharmModel.forward)'))
+    if m.ema is not None:   # encode(x, 'momentum') = pool(attention(body(x))): body's start to attention's end
+        m.ema.copies[0].register_forward_pre_hook(pre('mom'))
+        m.ema.copies[-1].register_forward_hook(post('mom', 'momentum pathway forward, no grad (in CharmModel.forward)'))
     if m.attention is not None and len(list(m.attention.parameters())):
         m.attention.register_forward_pre_hook(pre('att'))
         m.attention.register_forward_hook(post('att', 'online attention forward (in CharmModel.forward)'))
@@ -158,7 +158,7 @@ def build(name, spec, a, data):
     "The DataLoaders and both learners of one setting, and the CHARM learner's clock."
     n_images = a.n_images if a.n_images is not None else spec['n_images']
     cfg = CharmConfig(data=str(data), arch=spec['arch'], pretrained=False, size=spec['size'], n=n_images,
-                      bank_size=spec['bank_size'], bs2=spec['bs'], num_workers=a.workers, out='/tmp/bench_cost_unused')
+                      bank_size=spec['bank_size'], num_workers=a.workers, out='/tmp/bench_cost_unused').update(bs2=spec['bs'])
     set_seed(cfg.seed)
     dls = dataloaders_from_config(cfg, spec['bs'])
     set_seed(cfg.seed)
@@ -172,7 +172,7 @@ def build(name, spec, a, data):
     charm.unfreeze()
     charm.memory_bank.verbose = False
     clock = Clock()
-    time_callbacks(charm, (MomentumUpdate, MemoryBankCallback, ChannelsLastBatches), clock)
+    time_callbacks(charm, (EmaUpdate, MemoryBankCallback, ChannelsLastBatches), clock)
     time_model(charm, clock)
     return cfg, dls, plain, charm, clock
 
@@ -191,7 +191,7 @@ def measure(name, spec, a, data):
         print(f"[{name}] pair {i + 1}/{a.pairs}: plain {p['fit_s']:.1f} s, CHARM {c['fit_s']:.1f} s "
               f"({c['fit_s'] / p['fit_s']:.2f}x)", flush=True)
     m = charm.model
-    mem = dict(momentum_bytes=state_bytes(m.momentum), online_bytes=sum(state_bytes(x) for x in m.online()),
+    mem = dict(momentum_bytes=state_bytes(m.ema.copies), online_bytes=sum(state_bytes(x) for x in m.online()),
                bank_bytes=state_bytes(m.bank), charm_total_bytes=state_bytes(m), plain_total_bytes=state_bytes(plain.model))
     return dict(setting=name, what=spec['what'], arch=cfg.arch, size=cfg.size, bs=spec['bs'], bank_size=cfg.bank_size,
                 n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), num_workers=dls.train.fake_l.num_workers,

@@ -25,8 +25,8 @@ from charm_xray.localize import localize, format_localization, IOBB_T
 
 def train_checkpoint(data, out, size, epochs1, epochs2, bs=32):
     "Train Lite0 briefly on `data` and save `out/best.pth` the way learner_from_checkpoint can rebuild it."
-    cfg = CharmConfig(data=str(data), out=str(out), arch='efficientnet_lite0', pretrained=False, size=size, bs1=bs, bs2=bs,
-                      bank_size=256, num_workers=0, test_bs=bs)
+    cfg = CharmConfig(data=str(data), out=str(out), arch='efficientnet_lite0', pretrained=False, size=size,
+                      bank_size=256, num_workers=0, test_bs=bs).update(bs1=bs, bs2=bs)
     dls = nih_dataloaders(data, size=size, bs=bs, num_workers=0, seed=cfg.seed)
     learn = charm_learner(dls, 'efficientnet_lite0', pretrained=str(lite0_weights()), bank_size=256,
                           loss_func=BCEWithLogitsLossFlat())

@@ -9,7 +9,7 @@ from fastai.vision.all import vision_learner, DataLoaders, DataLoader, BCEWithLo
 from charm_xray.core import LABELS
 from charm_xray.learner import charm_learner
 from charm_xray.layers import RareMemoryBank, MemoryFusion
-from charm_xray.callbacks import ema_tensors, ema_update
+from charm_xray.model import ema_tensors, ema_update
 
 def fixed_dls(bs, size):
     xs, ys = torch.randn(bs, 3, size, size), (torch.rand(bs, 14) < 0.2).float()
@@ -42,7 +42,7 @@ def breakdown(model, bs, size):
     x = torch.randn(bs, 3, size, size)
     model.train()
     with torch.no_grad(): fm = model.body(x)
-    tensors = ema_tensors(model.momentum, model.online())
+    tensors = ema_tensors(model.ema.copies, model.online())
     f = model.pool(fm)
     def attention():  # forward + backward of the attention module alone
         out = model.attention(fm.requires_grad_()); out.sum().backward()
@@ -53,7 +53,7 @@ def breakdown(model, bs, size):
         model.bank.enqueue(f[:bs // 4], torch.zeros(bs // 4, model.n_out))
     def momentum_fwd():
         with torch.no_grad(): model.encode(x, 'momentum')
-    return {'momentum forward (no grad)': ms(momentum_fwd), 'EMA update': ms(lambda: ema_update(model.momentum, model.online(), 0.99, tensors)),
+    return {'momentum forward (no grad)': ms(momentum_fwd), 'EMA update': ms(lambda: ema_update(model.ema.copies, model.online(), 0.99, tensors)),
             'attention (fwd+bwd)': ms(attention), 'bank: retrieve + fuse + enqueue': ms(bank)}
 
 def compare(arch, bs, size, steps):

@@ -58,8 +58,9 @@ def charm_default(data, size, out, seed, extra=()):
     cfg = CharmConfig.from_file(Path(out)/'config.yaml')
     res = json.loads((Path(out)/'results.json').read_text())
     rep = evaluate(Path(out)/'best.pth', split='test', num_samples=-1)
-    recipe = (f"batch {cfg.bs1} / {cfg.bs2}, stage 1 lr {cfg.stage1_lr}, stage 2 slice({cfg.stage2_lr_min}, {cfg.stage2_lr_max}); "
-              f"momentum {cfg.momentum}, bank {cfg.bank_size}, attention {cfg.attention}, loss {cfg.stage2_loss}")
+    s1, s2 = cfg.stages
+    recipe = (f"batch {s1.bs} / {s2.bs}, stage 1 lr {s1.lr}, stage 2 slice({s2.lr_min}, {s2.lr}); "
+              f"EMA decay {cfg.ema_decay}, bank {cfg.bank_size}, attention {cfg.attention}, loss {s2.loss}")
     return dict(test_auc=rep['mean_auc'], n_test=rep['n_images'], wall_s=round(wall), recipe=recipe, warned=bool(res.get('warnings')),
                 log=[l for l in r.stdout.splitlines() if l.startswith(('  stage', 'Stage'))])
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 import re, torch, timm
 from torch import nn
-from .core import CharmError
+from .core import CharmError, CharmConfig
 
 # %% auto #0
 __all__ = ['Backbone', 'read_state_dict', 'lite0_weights', 'is_efficientnet_pytorch', 'map_efficientnet_pytorch',
@@ -205,7 +205,7 @@ def _offline_help(arch:str) -> str:
 
 # %% ../nbs/06_backbones.ipynb #055d1fa9
 def create_backbone(arch:str,                   # timm model name, e.g. 'tf_efficientnetv2_s', 'resnet50', 'efficientnet_lite0'
-                    pretrained:bool|str|Path=True, # True: timm hub weights; a path: local .safetensors/.pth; False: random init
+                    pretrained:bool|str|Path=CharmConfig.pretrained, # True: timm hub weights; a path: local .safetensors/.pth; False: random init
                     **timm_kwargs               # Passed to `timm.create_model` (e.g. `drop_path_rate`)
                    ) -> Backbone:
     "A `Backbone` for `arch` with hub, local-file or (only when asked) random weights; never silently random."

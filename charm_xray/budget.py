@@ -1,4 +1,4 @@
-"""Kaggle's 12-hour session: after the first batches of each stage, the measured images/s and the projected hours of both stages against the time left. A projection that rests on an estimate only warns and suggests; only the measured speed of the stage being trained can stop a run, at the end of an epoch, after its checkpoint is saved.
+"""Kaggle's 12-hour session: after the first batches of each stage, the measured images/s and the projected hours of the stages still to train against the time left. A projection that rests on an estimate only warns and suggests; only the measured speed of the stage being trained can stop a run, at the end of an epoch, after its checkpoint is saved.
 
 Docs: https://charm-xray.github.io/charm-xray/budget.html.md"""
 
@@ -40,29 +40,40 @@ def session_start() -> float:
 
 _IMPORTED = time.time()
 
+def _estimate(st:int, speeds:dict, frozen:dict) -> float|None:
+    "Stage `st`'s speed: measured; else a measured stage's of the same kind (frozen or not); else the other kind's, scaled by `UNFROZEN_SLOWDOWN`."
+    if st in speeds: return speeds[st]
+    kind = frozen.get(st, st == 1)
+    same = [sp for s, sp in speeds.items() if frozen.get(s, s == 1) == kind]
+    if same: return same[-1]
+    if not speeds: return None
+    sp = list(speeds.values())[-1]
+    return sp / UNFROZEN_SLOWDOWN if not kind else sp * UNFROZEN_SLOWDOWN
+
 def time_plan(speeds:dict,          # Measured training images/s per stage, e.g. {1: 300.0}
               n_train:int,          # Training images per epoch
               n_valid:int,          # Validation images per epoch
               epochs:dict,          # Epochs still to train per stage, e.g. {1: 3, 2: 10}
               elapsed:float=0.,     # Seconds of the session already used
               limit_h:float=12.,    # The session limit in hours
-              reserve_h:float=0.5   # Hours kept for evaluation and saving the output
+              reserve_h:float=0.5,  # Hours kept for evaluation and saving the output
+              frozen:dict|None=None # Whether each stage's backbone is frozen (None: stage 1 frozen, the others not: the paper's)
              ) -> dict:
-    "Hours each stage still needs at these speeds, their total, and whether it fits in what is left of the session."
-    s1 = speeds.get(1)
-    s2 = speeds.get(2) or (s1 / UNFROZEN_SLOWDOWN if s1 else None)
-    per_epoch = {st: (n_train + VALID_COST * n_valid) / sp / 3600 for st, sp in ((1, s1), (2, s2)) if sp}
+    "Hours each stage still needs at these speeds (an unmeasured stage's estimated from a measured one), their total, and whether it fits in what is left of the session."
+    frozen = frozen or {}
+    sp = {st: _estimate(st, speeds, frozen) for st in sorted({*speeds, *epochs})}
+    per_epoch = {st: (n_train + VALID_COST * n_valid) / v / 3600 for st, v in sp.items() if v}
     hours = {st: epochs.get(st, 0) * per_epoch[st] for st in per_epoch}
     left = limit_h - reserve_h - elapsed / 3600
     return dict(hours=hours, per_epoch=per_epoch, total=sum(hours.values()), left=left,
-                fits=sum(hours.values()) <= left, estimated=2 not in speeds)
+                fits=sum(hours.values()) <= left, estimated=any(n > 0 and st not in speeds for st, n in epochs.items()))
 
 # %% ../nbs/16b_budget.ipynb #45070df5
 class TimeBudget(Callback):
-    "After the first batches of each fit: images/s and the projected hours of both stages against the session limit (printed by rank 0). An estimated projection warns; a measured one that cannot fit stops the fit at the epoch's end, after its checkpoint (every process together)."
+    "After the first batches of each fit: images/s and the projected hours of the stages still to train against the session limit (printed by rank 0). An estimated projection warns; a measured one that cannot fit stops the fit at the epoch's end, after its checkpoint (every process together)."
     order = 65   # after CharmCheckpoint (59): a stop at an epoch's end comes after that epoch is saved
     def __init__(self,
-        cfg:CharmConfig,             # The run's configuration (the epochs of both stages)
+        cfg:CharmConfig,             # The run's configuration (its stages: their epochs, frozen or not)
         limit_h:float|None=12.,      # Session limit in hours (None: report, never stop)
         start:float|None=None,       # When the session started (default: `session_start()`)
         warmup:int=3,                # Batches to skip before timing (start-up, cuDNN autotuning)
@@ -102,10 +113,11 @@ class TimeBudget(Callback):
             dist.all_reduce(t)
             speed, elapsed = float(t[0]), float(t[1]) / dist.get_world_size()
         self.speeds[self.stage] = speed
-        todo = {self.stage: self.n_epoch - self.epoch}
-        if self.stage == 1: todo[2] = self.cfg.stage2_epochs
+        stages = self.cfg.stages
+        todo = {self.stage: self.n_epoch - self.epoch, **{n: s.epochs for n, s in enumerate(stages, 1) if n > self.stage}}
         p = self.plan = time_plan(self.speeds, len(self.dls.train.dataset), len(self.dls.valid.dataset), todo,
-                                  elapsed, self.limit_h or float('inf'), self.reserve_h)
+                                  elapsed, self.limit_h or float('inf'), self.reserve_h,
+                                  frozen={n: s.frozen for n, s in enumerate(stages, 1)})
         if rank_distrib() == 0: print(self.report(p))
         if self.limit_h is None or p['fits']: return
         if p['hours'][self.stage] > p['left']: self.stop = self.advice(p)        # measured: this stage alone cannot finish
@@ -119,23 +131,25 @@ class TimeBudget(Callback):
 
     def report(self, p:dict) -> str:
         "One line: measured images/s and the projected hours of the stages still to train against the session."
-        parts = [f"stage {st}: {h:.1f} h ({h / p['per_epoch'][st]:.0f} epochs" + (", speed estimated" if st == 2 and p['estimated'] else '') + ')'
+        parts = [f"stage {st}: {h:.1f} h ({h / p['per_epoch'][st]:.0f} epochs" + (", speed estimated" if st not in self.speeds else '') + ')'
                  for st, h in p['hours'].items() if h > 0]
         lim = f"{p['left']:.1f} h left in the session" if self.limit_h else "no session limit"
         return (f"Stage {self.stage}: {self.speeds[self.stage]:.0f} training images/s. Projected: {', '.join(parts)}; "
                 f"{p['total']:.1f} h in all, {lim}: " + ('fits.' if p['fits'] else 'does NOT fit.'))
 
     def _tips(self, p:dict) -> list:
-        rest = p['left'] - (p['hours'].get(1, 0) if self.stage == 1 else 0)
-        k = int(max(rest, 0) // p['per_epoch'][2]) if 2 in p['per_epoch'] else 0
-        return [t for t in [f"train fewer stage-2 epochs: CONFIG = {{'stage2_epochs': {k}}} fits" if k >= 1 else None,
+        last = len(self.cfg.stages)                      # fewer epochs of the last stage: as many as fit after the others
+        rest = p['left'] - sum(h for st, h in p['hours'].items() if st != last)
+        k = int(max(rest, 0) // p['per_epoch'][last]) if last in p['per_epoch'] else 0
+        fewer = f"CONFIG = {{'stage2_epochs': {k}}}" if last == 2 else f"epochs: {k} in stage {last} of CONFIG['stages']"
+        return [t for t in [f"train fewer stage-{last} epochs: {fewer} fits" if k >= 1 else None,
                             "use the image cache (USE_CACHE = True; epochs load ~9x faster)" if not self.cfg.cache else None,
                             f"train at a smaller size (CONFIG = {{'size': {max(128, self.cfg.size - 32)}}})"] if t]
 
     def warning(self, p:dict) -> str:
         "What to consider when the plan does not fit only by the estimate of stage 2 (the run goes on)."
-        return (f"WARNING: by the estimate of stage 2's speed (stage 1's / {UNFROZEN_SLOWDOWN:g}, not yet measured) this run needs about "
-                f"{p['total']:.1f} h and {p['left']:.1f} h are left. It goes on: stage 2 is measured when it starts, and only that "
+        return (f"WARNING: by the estimate of the speed of the stages not yet trained (an unfrozen stage's: a frozen one's / {UNFROZEN_SLOWDOWN:g}) "
+                f"this run needs about {p['total']:.1f} h and {p['left']:.1f} h are left. It goes on: each stage is measured when it starts, and only that "
                 f"measurement can stop the run (after saving). To be safe: " + '; '.join(self._tips(p)) + '.')
 
     def advice(self, p:dict) -> str:

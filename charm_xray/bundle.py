@@ -9,7 +9,7 @@ from __future__ import annotations
 import os, re, json, subprocess, sys, zipfile
 from pathlib import Path
 from .core import CharmError
-from .kaggle import _wheel_version
+from .kaggle import wheel_version
 
 # %% auto #0
 __all__ = ['REPO_URL', 'KAGGLE_PYTHON', 'KAGGLE_IMAGE_TABLE', 'KAGGLE_IMAGE', 'KAGGLE_DATASET_LICENSES', 'BUNDLE_DESCRIPTION',
@@ -165,7 +165,7 @@ def kaggle_bundle(dest:str|Path,                  # Folder to write (the dataset
     else:
         from charm_xray import __version__
         _pip('download', '--no-deps', '-d', str(dest), f'charm-xray=={__version__}')
-    ours = sorted(dest.glob('charm_xray-*.whl'), key=_wheel_version)[-1]
+    ours = sorted(dest.glob('charm_xray-*.whl'), key=wheel_version)[-1]
     have, got, todo = read_have(have), {'charm-xray'}, list(wheel_requirements(ours, tuple(extras), python))
     while todo:
         r = todo.pop(0)

@@ -1,4 +1,4 @@
-"""`MomentumUpdate` keeps the momentum pathway an EMA of the online weights and adds the consistency loss; `MemoryBankCallback` fills the rare memory bank.
+"""`EmaUpdate` steps the model's EMA pathway after each optimizer step and adds the consistency loss; `MemoryBankCallback` fills the rare memory bank.
 
 Docs: https://charm-xray.github.io/charm-xray/callbacks.html.md"""
 
@@ -17,65 +17,26 @@ from .layers import rare_classes
 from .comm import charm_model, all_gather_rows
 
 # %% auto #0
-__all__ = ['ema_decay', 'ema_tensors', 'ema_update', 'MomentumUpdate', 'train_prevalence', 'rare_table', 'batch_ids',
-           'MemoryBankCallback']
-
-# %% ../nbs/08_callbacks.ipynb #0be48dfe
-def ema_decay(step:int,          # Optimizer steps taken so far
-              momentum:float=CharmConfig.momentum, # Final EMA coefficient
-              warmup:bool=True,   # Ramp the coefficient up over the first steps
-              power:float=0.75    # Warm-up power (timm's ModelEmaV3 form)
-             ) -> float:
-    "The EMA coefficient at `step`: `1 - (1 + step)^-power`, clamped to `momentum` (or `momentum` without warm-up)."
-    return min(momentum, 1 - (1 + step) ** -power) if warmup else momentum
-
-def ema_tensors(ema:list,    # Modules holding the EMA (momentum) weights
-                online:list, # The online modules, same structure
-               ) -> tuple[list, list, list, list]: # EMA floats, online floats, EMA integers, online integers
-    "The operands of the EMA update: matching float tensors (parameters and buffers) and integer buffers."
-    e = [t for m in ema for t in [*m.parameters(), *m.buffers()]]
-    o = [t.detach() for m in online for t in [*m.parameters(), *m.buffers()]]
-    if len(e) != len(o) or any(a.shape != b.shape or a.dtype != b.dtype for a, b in zip(e, o)):
-        raise ValueError("Momentum and online pathways differ in structure, shape or dtype; convert the whole model "
-                         "(e.g. `learn.model.half()`), not only a part of it.")
-    fl = [a.is_floating_point() for a in e]
-    pick = lambda ts, f: [t for t, x in zip(ts, fl) if x == f]
-    return pick(e, True), pick(o, True), pick(e, False), pick(o, False)
-
-@torch.no_grad()
-def ema_update(ema:list,              # Modules holding the EMA (momentum) weights
-               online:list,           # The online modules, same structure
-               decay:float,           # EMA coefficient `d`: ema = d*ema + (1-d)*online
-               tensors:tuple|None=None # `ema_tensors(ema, online)`, computed once by a caller that updates often
-              ):
-    "In-place EMA of parameters and float buffers of `online` into `ema`; integer buffers are copied."
-    ef, of, ei, oi = tensors if tensors is not None else ema_tensors(ema, online)
-    if ef: torch._foreach_lerp_(ef, of, 1 - decay)     # one fused kernel per group of tensors, not one per tensor
-    for a, b in zip(ei, oi): a.copy_(b)
+__all__ = ['EmaUpdate', 'train_prevalence', 'rare_table', 'batch_ids', 'MemoryBankCallback']
 
 # %% ../nbs/08_callbacks.ipynb #c566a2cb
-class MomentumUpdate(Callback):
-    "Update the momentum (EMA) pathway after every optimizer step and add the online/momentum consistency loss."
+class EmaUpdate(Callback):
+    "After every optimizer step, one update of the model's EMA pathway (`EmaPathway.update`: its own decay, warm-up and step count); after the loss, the online/EMA consistency loss."
     order = 20  # after MixedPrecision (10) and GradientClip (11) have done their work on the step
     def __init__(self,
         consistency:float=CharmConfig.consistency, # Weight of the consistency loss; 0 disables it
-        warmup:bool=True,      # Ramp the coefficient up over the first steps
-    ): store_attr(); self.skipped, self.tensors = False, None
+    ): store_attr(); self.skipped = False
 
     def before_fit(self):
         m = charm_model(self.learn)
-        self.run = getattr(m, 'momentum', None) is not None
-        if not self.run: return
-        # the tensor lists are built once per fit (building them costs more than the update itself on a GPU), and
-        # the step count is mirrored on the host so that reading it never waits for the GPU
-        self.tensors, self.steps = ema_tensors(m.momentum, m.online()), int(m.momentum_steps)
-        # a fresh model: start the momentum pathway as an exact copy of the (possibly just loaded) online weights
-        if self.steps == 0: ema_update(m.momentum, m.online(), 0., self.tensors)
+        self._ema = getattr(m, 'ema', None)                # `self.ema` would shadow the learner's (its model's) `ema`
+        self.run = self._ema is not None
+        if self.run: self._ema.start(m.online())          # a fresh pathway starts as an exact copy of the online weights
 
     def after_loss(self):
         m = charm_model(self.learn)
-        if not (self.run and self.training and self.consistency and m.momentum_feats is not None): return
-        cons = self.consistency * (1 - F.cosine_similarity(m.feats.float(), m.momentum_feats.float(), dim=1)).mean()
+        if not (self.training and self.consistency and m.ema_feats is not None): return
+        cons = self.consistency * (1 - F.cosine_similarity(m.feats.float(), m.ema_feats.float(), dim=1)).mean()
         # fastai's GradientAccumulation (order 6) has already divided the loss by n_acc/bs: scale ours the same way
         ga = getattr(self.learn, 'gradient_accumulation', None)
         self.learn.loss_grad = self.learn.loss_grad + cons * (len(m.feats) / ga.n_acc if ga is not None else 1.)
@@ -84,12 +45,9 @@ class MomentumUpdate(Callback):
     def after_cancel_step(self): self.skipped = True
     def after_step(self):
         if self.skipped: self.skipped = False; return
-        if not self.run: return
-        m = charm_model(self.learn)
-        ema_update(m.momentum, m.online(), ema_decay(self.steps, m.momentum_coef, self.warmup), self.tensors)
-        self.steps += 1; m.momentum_steps += 1
+        self._ema.update(charm_model(self.learn).online())
 
-    def after_fit(self): self.tensors = None
+    def after_fit(self): self._ema.stop()
 
 # %% ../nbs/08_callbacks.ipynb #a1e9cbf6
 def train_prevalence(dls) -> np.ndarray:
@@ -122,8 +80,8 @@ def batch_ids(dl, it:int, n:int):
     return torch.tensor(ids, dtype=torch.long) if len(ids) == n else None
 
 class MemoryBankCallback(Callback):
-    "Record the training prevalence (and so the rare findings) on the model at the first fit; after each training batch, enqueue rare images' momentum features."
-    order = MomentumUpdate.order + 1
+    "Record the training prevalence (and so the rare findings) on the model at the first fit; after each training batch, enqueue rare images' EMA features."
+    order = EmaUpdate.order + 1
     def __init__(self,
         verbose:bool=True,   # Print the rare findings when they are first decided
     ): store_attr()
@@ -148,7 +106,7 @@ class MemoryBankCallback(Callback):
         m = charm_model(self.learn)
         y = self.yb[0].as_subclass(torch.Tensor)
         keep = (y[:, m.rare_mask] > 0).any(1)
-        f = m.momentum_feats if m.momentum_feats is not None else m.feats
+        f = m.ema_feats if m.ema_feats is not None else m.feats
         ids = m.query_ids.to(y.device) if m.query_ids is not None else torch.full((len(y),), -1, device=y.device)
         f, y, ids = f[keep].detach().float(), y[keep].float(), ids[keep].long()
         # in a distributed fit every rank enqueues the rare rows of all ranks, in rank order: the banks stay identical

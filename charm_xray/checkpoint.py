@@ -92,7 +92,7 @@ def learner_from_checkpoint(path:str|Path,   # A checkpoint written by charm-tra
                             cache:str|None=None, # Image cache to use instead of the recorded one
                             dls=None            # A function of the config that makes the DataLoaders (None: the run's data)
                            ) -> tuple[CharmLearner, CharmConfig, dict]:
-    "Rebuild `(learner, config, checkpoint)` from a checkpoint: its model, momentum copy and memory bank, on its data split (or on `dls(cfg)`)."
+    "Rebuild `(learner, config, checkpoint)` from a checkpoint: its model, EMA copy and memory bank, on its data split (or on `dls(cfg)`)."
     state = load_checkpoint(path)
     cfg = CharmConfig().update(**state['config'], _source=f'checkpoint {path}')
     if data is not None: cfg = cfg.update(data=str(data), cache=cache)
@@ -186,6 +186,13 @@ class ResumableCSVLogger(Callback):
 SESSION_SETTINGS = ('out', 'data', 'cache', 'num_workers')
 "Settings that say where things are in this session: a resumed run takes them from the new configuration, every other one from its checkpoint."
 
+def _differs(new, saved) -> bool:
+    "Whether a new setting asks for something else than the saved one: an unset (None) value asks for nothing, in a stage too (the recipe filled it)."
+    if new is None: return False
+    if isinstance(new, list):
+        return len(new) != len(saved) or any(_differs(getattr(a, f.name), getattr(b, f.name)) for a, b in zip(new, saved) for f in dataclasses.fields(a))
+    return new != saved
+
 def reconcile_resume(cfg:CharmConfig, # The new run's configuration
                      resume:bool=True # Continue from `cfg.out/last.pth` if it exists
                     ) -> tuple[CharmConfig, dict|None]: # The configuration to run with; the checkpoint to continue (None: from the beginning)
@@ -196,8 +203,7 @@ def reconcile_resume(cfg:CharmConfig, # The new run's configuration
         if resume: rank0_print(f"No checkpoint in {Path(cfg.out)}: starting from the beginning.")
         return cfg, None
     saved = CharmConfig().update(**state['config'], _source=f"{last}")
-    diff = [f.name for f in dataclasses.fields(cfg) if f.name not in SESSION_SETTINGS and getattr(cfg, f.name) is not None
-            and getattr(cfg, f.name) != getattr(saved, f.name)]
+    diff = [f.name for f in dataclasses.fields(cfg) if f.name not in SESSION_SETTINGS and _differs(getattr(cfg, f.name), getattr(saved, f.name))]
     if diff: rank0_print(f"Resuming with the configuration stored in the checkpoint (ignoring the new {', '.join(diff)}).")
     return portable_config(saved.update(**{k: getattr(cfg, k) for k in SESSION_SETTINGS}), last), state
 

@@ -10,7 +10,7 @@ import warnings
 warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.*deprecated', category=FutureWarning)  # fastai.layers, at import
 import argparse, contextlib, dataclasses, itertools, json, os, shlex, shutil, signal, sys, time
 from pathlib import Path
-from .core import CharmConfig, CharmError, CharmInterrupt, PAPER_GRID, report_errors, durable_write, parse_bool, check_writable, RunLock
+from .core import CharmConfig, CharmError, CharmInterrupt, PAPER_GRID, PAPER_STAGES, TrainStage, STAGE_ALIASES, OLD_NAMES, report_errors, durable_write, parse_bool, check_writable, RunLock
 
 # %% auto #0
 __all__ = ['FLAG_RANGES', 'TTA_DEFAULT', 'PATHWAY_DEFAULT', 'TTA_HELP', 'PATHWAY_HELP', 'both_spellings', 'CharmArgumentParser',
@@ -25,7 +25,7 @@ def both_spellings(*names:str) -> tuple:
     return tuple(dict.fromkeys([*names, *alts]))
 
 FLAG_RANGES = dict(
-    batch_size=(lambda v: v > 0, '> 0'), num_samples=(lambda v: v == -1 or v > 0, '-1 (all) or > 0'),
+    batch_size=(lambda v: v > 0, '> 0'), test_bs=(lambda v: v > 0, '> 0'), num_samples=(lambda v: v == -1 or v > 0, '-1 (all) or > 0'),
     size=(lambda v: v > 0, '> 0'), n=(lambda v: v > 0, '> 0'), seed=(lambda v: 0 <= v < 2**32, 'in [0, 2**32)'),
     workers=(lambda v: v >= 0, '>= 0'), compress=(lambda v: 0 <= v <= 9, 'in 0-9'), per_folder=(lambda v: v > 0, '> 0'),
     time_limit_h=(lambda v: v >= 0, '>= 0'), tta=(lambda v: 1 <= v <= 8, 'in 1-8 (evaluate.TTA_VIEWS)'), **{k: (lambda v: v >= 0, '>= 0') for k in ('n_rgba', 'n_16bit', 'n_corrupt')})
@@ -68,6 +68,12 @@ def _setting_type(typ, optional:bool=False):
     conv.__name__ = typ.__name__
     return conv
 
+def _stages_type(text:str) -> list:
+    "The `--stages` table, written as YAML (a list of mappings); checked by `CharmConfig`."
+    import yaml
+    try: return yaml.safe_load(text)
+    except yaml.YAMLError as e: raise argparse.ArgumentTypeError(f"is not valid YAML: {str(e).splitlines()[0]}") from None
+
 def add_config_flags(parser:argparse.ArgumentParser, # The parser to add to
                      skip:tuple=()                   # Settings to leave out (a script that defines them itself)
                     ):
@@ -82,19 +88,28 @@ def add_config_flags(parser:argparse.ArgumentParser, # The parser to add to
         flag, ann = '--' + f.name.replace('_', '-'), str(f.type)
         doc = f"{docs.get(f.name) or ''} (default: {'none' if f.default is None else f.default})".replace('%', '%%')
         if ann == 'bool': g.add_argument(flag, action=argparse.BooleanOptionalAction, default=unset, help=doc)
+        elif f.name == 'stages':
+            g.add_argument(flag, type=_stages_type, default=unset, metavar='YAML', help=doc.replace('(default: ', '(default: the paper\'s two, ').split(' (default')[0] +
+                           " as a YAML list, e.g. \"[{frozen: true, loss: bce, epochs: 2}, {frozen: false, loss: asl, epochs: 4}]\"")
+            for k, (i, name) in STAGE_ALIASES.items():    # the flags from before the stage table: one field of stage 1 or 2 each
+                ann = str(next(s for s in dataclasses.fields(TrainStage) if s.name == name).type)
+                typ = int if ann.startswith('int') else float if ann.startswith('float') else str
+                g.add_argument('--' + k.replace('_', '-'), type=_setting_type(typ, 'None' in ann), default=unset, metavar=name.upper(),
+                               help=f"Stage {i + 1}'s {name} (in --stages)")
         elif f.name == 'pretrained':
             g.add_argument(flag, type=lambda v: parse_bool(v, '--pretrained', allow_text=True), default=unset, metavar='TRUE|FALSE|FILE', help=doc)
             g.add_argument('--no-pretrained', action='store_true', help='Random initialisation (tests and experiments)')
         else:
             typ = int if ann.startswith('int') else float if ann.startswith('float') else str
-            g.add_argument(flag, type=_setting_type(typ, 'None' in ann), default=unset, metavar=f.name.upper(), help=doc)
+            old = ['--' + o.replace('_', '-') for o, n in OLD_NAMES.items() if n == f.name]     # `--momentum`: `--ema-decay`
+            g.add_argument(flag, *old, type=_setting_type(typ, 'None' in ann), default=unset, metavar=f.name.upper(), help=doc)
 
 def config_from_args(args:argparse.Namespace, # Parsed flags
                      skip:tuple=()            # Settings the script handles itself
                     ) -> CharmConfig:
     "The configuration asked for: defaults, then the `--config` file, then the flags given, each as given (`--attention none` is None); checked before any work."
     from charm_xray.train import check_run_inputs
-    names = {f.name for f in dataclasses.fields(CharmConfig)} - set(skip)
+    names = ({f.name for f in dataclasses.fields(CharmConfig)} | set(STAGE_ALIASES)) - set(skip)
     given = {k: v for k, v in vars(args).items() if k in names}       # flags not given are absent (argparse.SUPPRESS)
     if getattr(args, 'no_pretrained', False): given['pretrained'] = False
     cfg = (CharmConfig.from_file(args.config) if args.config else CharmConfig()).update(**given)
@@ -175,7 +190,7 @@ class _StopOnSignal:
 @report_errors
 def charm_train(argv:list|None=None # Arguments (default: the command line)
                ):
-    "Train CHARM-Xray in two stages (frozen + BCE, then unfrozen + ASL) with per-epoch resumable checkpoints."
+    "Train CHARM-Xray stage by stage (default the paper's two: frozen + BCE, then unfrozen + ASL; --stages another table) with per-epoch resumable checkpoints."
     p = _parser(charm_train.__doc__)
     p.add_argument('--resume', nargs='?', const=True, default=False, metavar='DIR',
                    help="Continue the run in OUT (or DIR) from its last.pth, with its config.yaml; flags given beside it override the file")
@@ -199,7 +214,7 @@ def charm_train(argv:list|None=None # Arguments (default: the command line)
                 from charm_xray.train import TrainingRun
                 run, budget = TrainingRun(cfg, resume=bool(args.resume)), []
                 if args.time_limit_h is not None:
-                    from charm_xray.budget import TimeBudget     # the session's time budget, attached to both stages
+                    from charm_xray.budget import TimeBudget     # the session's time budget, attached to every stage
                     budget = [TimeBudget(run.cfg, limit_h=args.time_limit_h or None)]
                 run.fit(budget + [stop.callback()])
         except KeyboardInterrupt as e:
@@ -215,24 +230,24 @@ def charm_train(argv:list|None=None # Arguments (default: the command line)
 @report_errors
 def charm_search(argv:list|None=None # Arguments (default: the command line)
                 ):
-    "The paper's momentum x k x threshold grid: one two-stage run per combination; re-running skips finished ones."
+    "The paper's EMA decay (momentum) x k x threshold grid: one run per combination; re-running skips finished ones."
     p = _parser(charm_search.__doc__)
     p.add_argument('--out', default='runs/search', help='Folder for training_results.csv, the tables and one folder per run')
     grid_text = {name: ','.join(map(str, vs)) for name, vs in PAPER_GRID.items()}      # the paper's grid
-    p.add_argument('--momentum', default=grid_text['momentum'], help='EMA coefficients, comma-separated')
+    p.add_argument('--ema-decay', '--momentum', default=grid_text['ema_decay'], help="EMA coefficients (the paper's momentum), comma-separated")
     p.add_argument('--k', default=grid_text['k'], help='Bank entries read per image, comma-separated')
     p.add_argument('--threshold', default=grid_text['threshold'], help='Rarity thresholds, comma-separated')
     p.add_argument('--test', action='store_true', help="Also evaluate each run's best checkpoint: on the official test list, or on the paper's split with --split paper")
-    skip = ('out', 'momentum', 'k', 'threshold')
+    skip = ('out', 'ema_decay', 'k', 'threshold')
     add_config_flags(p, skip=skip)
     args = p.parse_args(argv)
     _plain_progress()
     from charm_xray.search import search, parse_values, results_table
     from fastai.torch_core import rank_distrib
-    grid = parse_values(args.momentum), parse_values(args.k, int), parse_values(args.threshold)
+    grid = parse_values(args.ema_decay), parse_values(args.k, int), parse_values(args.threshold)
     check_writable(args.out, '--out', folder=True)
     cfg = config_from_args(args, skip=skip)
-    for m, k, t in itertools.product(*grid): cfg.update(momentum=m, k=k, threshold=t)   # every combination valid before any run
+    for m, k, t in itertools.product(*grid): cfg.update(ema_decay=m, k=k, threshold=t)   # every combination valid before any run
     rank0 = int(os.environ.get('RANK', 0)) == 0
     argv = sys.argv[1:] if argv is None else list(argv)
     stop = _StopOnSignal()
@@ -269,7 +284,7 @@ def charm_test(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--split', default='test', choices=['test', 'valid', 'paper'],
                    help="test: official test_list.txt; valid: the run's validation split; paper: the paper's held-out patients")
     p.add_argument('--num-samples', type=int, default=100, help='Images to evaluate; -1 for the whole split')
-    p.add_argument('--batch-size', type=int, default=32, help='Batch size')
+    p.add_argument('--test-bs', '--batch-size', type=int, help="Batch size (default: the run's test_bs, stored in the checkpoint)")
     p.add_argument('--json', help='Also write the results as JSON to this file')
     p.add_argument('--roc', help='Save per-class ROC curves to this PNG')
     p.add_argument('--reliability', help="Save the reliability diagram to this PNG (default: reliability_SPLIT.png beside the checkpoint)")
@@ -288,7 +303,7 @@ def charm_test(argv:list|None=None # Arguments (default: the command line)
     numbers = page.with_suffix('.json')
     for flag, path in (('--json', a.json), ('--roc', a.roc), ('--reliability', rel), ('--report', page), ('--report', numbers)):     # before the evaluation, not after
         if path: check_writable(path, flag)
-    rep = evaluate(ckpt, data=a.data, split=a.split, num_samples=a.num_samples, batch_size=a.batch_size, tta=a.tta, pathway=a.pathway)
+    rep = evaluate(ckpt, data=a.data, split=a.split, num_samples=a.num_samples, test_bs=a.test_bs, tta=a.tta, pathway=a.pathway)
     print(format_report(rep))
     if a.json: durable_write(a.json, json.dumps(report_json(rep), indent=2))
     durable_write(numbers, json.dumps(report_json(rep), indent=2))
@@ -309,7 +324,7 @@ def charm_prepare(argv:list|None=None # Arguments (default: the command line)
     p = _parser(charm_prepare.__doc__)
     p.add_argument('--data', required=True, help='The NIH folder (Data_Entry_2017.csv, lists, images)')
     p.add_argument('--dest', required=True, help='Cache folder to create or resume')
-    p.add_argument('--size', type=int, default=256, help='Shorter side of the cached images')
+    p.add_argument('--size', type=int, default=CharmConfig.size, help='Shorter side of the cached images')
     p.add_argument('--workers', type=int, help='Parallel worker processes (default: all CPUs)')
     p.add_argument('--compress', type=int, default=0, help='PNG compression level 0-9 (0: fastest to read, about twice the disk space of 1)')
     p.add_argument('--verify', action='store_true', help='Decode every cached image first and remake the unreadable ones (truncated, damaged)')
@@ -363,7 +378,7 @@ def charm_synth(argv:list|None=None # Arguments (default: the command line)
     p = _parser(charm_synth.__doc__)
     p.add_argument('dest', help='Folder to create (must be empty or absent)')
     p.add_argument('--n', type=int, default=600, help='Number of images')
-    p.add_argument('--size', type=int, default=256, help='Image side in pixels (NIH: 1024)')
+    p.add_argument('--size', type=int, default=CharmConfig.size, help='Image side in pixels (NIH: 1024)')
     p.add_argument('--seed', type=int, default=0, help='Random seed')
     p.add_argument('--n-rgba', type=int, default=0, help='Images written as RGBA PNGs')
     p.add_argument('--n-16bit', type=int, default=0, help='Images written as 16-bit PNGs')
@@ -406,8 +421,9 @@ def charm_localize(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('checkpoint', help='Checkpoint written by charm-train (best.pth)')
     p.add_argument('--data', help='NIH folder with BBox_List_2017.csv (default: the one stored in the checkpoint)')
     p.add_argument('--method', default='gradcam', choices=['gradcam', 'attention'], help="Grad-CAM per finding, or CHARM's attention map")
-    p.add_argument('--pathway', default='online', choices=('online', 'momentum'), help='Explain the online pathway or the momentum (EMA) one')
-    p.add_argument('--momentum', dest='pathway', action='store_const', const='momentum', help=argparse.SUPPRESS)  # the old flag: --pathway momentum
+    from charm_xray.model import PATHWAYS, PATHWAY_ALIASES
+    p.add_argument('--pathway', default='online', type=lambda v: PATHWAY_ALIASES.get(v, v), choices=PATHWAYS, help="Explain the online pathway or the EMA one ('momentum': the same)")
+    p.add_argument('--momentum', dest='pathway', action='store_const', const='ema', help=argparse.SUPPRESS)  # the old flag: --pathway ema
     p.add_argument('--batch-size', type=int, default=16, help='Batch size')
     p.add_argument('--json', help='Also write the scores as JSON to this file')
     p.add_argument('--plot', help='Save a grid of heatmap overlays with the true boxes to this PNG')
@@ -446,8 +462,9 @@ def demo_config(out:str='runs/demo', # Output folder
     "The configuration `charm-demo` trains with: EfficientNet-Lite0 with real ImageNet weights, short stages, CPU-sized."
     from charm_xray.backbones import lite0_weights
     from charm_xray.synthetic import demo_data
+    stages = [dataclasses.replace(s, epochs=e) for s, e in zip(PAPER_STAGES, (2, 3))]   # the paper's stages, shorter
     return CharmConfig(data=str(demo_data(n=n)), out=out, arch='efficientnet_lite0', pretrained=str(lite0_weights()),
-                       size=size, stage1_epochs=2, stage2_epochs=3, bank_size=256, patience=10)
+                       size=size, stages=stages, bank_size=256, patience=10)
 
 def _permuted_copy(data:str # A synthetic NIH-format folder
                   ) -> Path:
@@ -467,7 +484,7 @@ def _permuted_copy(data:str # A synthetic NIH-format folder
 @report_errors
 def charm_demo(argv:list|None=None # Arguments (default: the command line)
               ):
-    "Build synthetic NIH-format data, train both stages on the CPU with pretrained EfficientNet-Lite0, evaluate on the test list."
+    "Build synthetic NIH-format data, train the paper's two stages (shortened) on the CPU with pretrained EfficientNet-Lite0, evaluate on the test list."
     p = _parser(charm_demo.__doc__)
     p.add_argument('--out', default='runs/demo', help='Output folder')
     p.add_argument('--size', type=int, default=112, help='Image size')

@@ -7,15 +7,15 @@ Docs: https://charm-xray.github.io/charm-xray/core.html.md"""
 # %% ../nbs/00_core.ipynb #7b59736e
 from __future__ import annotations
 import os, json, sys, functools, dataclasses, errno, shutil, traceback
-from dataclasses import dataclass, asdict, fields
+from dataclasses import dataclass, asdict, fields, field
 from pathlib import Path
 from typing import Callable
 
 # %% auto #0
-__all__ = ['LABELS', 'DISPLAY_NAMES', 'NO_FINDING', 'BBOX_NAME', 'BBOX_FINDINGS', 'TRUE_TEXT', 'FALSE_TEXT', 'PAPER_RECIPE',
-           'PAPER_GRID', 'CharmError', 'parse_labels', 'labels_to_vector', 'CharmInterrupt', 'error_text',
-           'report_errors', 'parse_bool', 'durable_write', 'remove_stale_temps', 'check_writable', 'RunLock',
-           'CharmConfig']
+__all__ = ['LABELS', 'DISPLAY_NAMES', 'NO_FINDING', 'BBOX_NAME', 'BBOX_FINDINGS', 'TRUE_TEXT', 'FALSE_TEXT', 'PAPER_STAGES',
+           'PAPER_RECIPE', 'OLD_NAMES', 'STAGE_ALIASES', 'PAPER_GRID', 'CharmError', 'parse_labels', 'labels_to_vector',
+           'CharmInterrupt', 'error_text', 'report_errors', 'parse_bool', 'durable_write', 'remove_stale_temps',
+           'check_writable', 'RunLock', 'TrainStage', 'CharmConfig']
 
 # %% ../nbs/00_core.ipynb #6b376de0
 LABELS = ['Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration', 'Mass', 'Nodule', 'Pneumonia',
@@ -207,27 +207,27 @@ class RunLock:
         if self.f is not None: self.f.close(); self.f = None
 
 # %% ../nbs/00_core.ipynb #81062652
-_CHOICES = dict(recipe=('auto', 'paper'), split=('official', 'paper'), stage2_loss=('asl', 'focal'),
+_CHOICES = dict(recipe=('auto', 'paper'), split=('official', 'paper'), loss=('bce', 'asl', 'focal'),
                 threshold_method=('youden', 'f1'), attention=('multiscale', 'lka', None))
 "The allowed values of the settings that are a choice (`None` where it is one)."
 
 _RANGES = dict(size=(lambda v: v > 0, '> 0'), seed=(lambda v: 0 <= v < 2**32, 'in [0, 2**32)'), n=(lambda v: v > 0, '> 0'), valid_pct=(lambda v: 0 < v < 1, 'in (0, 1)'),
-               num_workers=(lambda v: v >= 0, '>= 0'), momentum=(lambda v: 0 <= v < 1, 'in [0, 1)'),
+               num_workers=(lambda v: v >= 0, '>= 0'), ema_decay=(lambda v: 0 <= v < 1, 'in [0, 1)'), ema_power=(lambda v: v > 0, '> 0'),
                consistency=(lambda v: v >= 0, '>= 0'), k=(lambda v: v >= 1, '>= 1'), threshold=(lambda v: 0 < v <= 1, 'in (0, 1]'),
                bank_size=(lambda v: v >= 0, '>= 0'), min_steps=(lambda v: v >= 1, '>= 1'),
-               **{k: (lambda v: v > 0, '> 0') for k in ('bs1', 'bs2', 'test_bs', 'stage1_lr', 'stage2_lr_min', 'stage2_lr_max')},
-               **{k: (lambda v: v >= 0, '>= 0') for k in ('stage1_epochs', 'stage2_epochs', 'patience')})
-"The allowed range of each numeric setting (a `None` where the type allows it is always accepted)."
+               **{k: (lambda v: v > 0, '> 0') for k in ('bs', 'test_bs', 'lr', 'lr_min')},
+               **{k: (lambda v: v >= 0, '>= 0') for k in ('epochs', 'patience')})
+"The allowed range of each numeric setting, a stage's too (a `None` where the type allows it is always accepted)."
 
 def _type_ok(v, ann:str) -> bool:
     "Whether `v` fits a field annotation such as 'int', 'float|None' or 'bool|str' (a bool is not an int here)."
-    ok = {'None': v is None, 'bool': isinstance(v, bool), 'str': isinstance(v, str),
+    ok = {'None': v is None, 'bool': isinstance(v, bool), 'str': isinstance(v, str), 'list': isinstance(v, (list, tuple)),
           'int': isinstance(v, int) and not isinstance(v, bool),
           'float': isinstance(v, (int, float)) and not isinstance(v, bool)}
     return any(ok[t.strip()] for t in ann.split('|'))
 
 def _type_name(ann:str) -> str:
-    names = {'int': 'an integer', 'float': 'a number', 'str': 'text', 'bool': 'true or false', 'None': 'none'}
+    names = {'int': 'an integer', 'float': 'a number', 'str': 'text', 'bool': 'true or false', 'None': 'none', 'list': 'a list'}
     return ' or '.join(names[t.strip()] for t in ann.split('|'))
 
 def _setting_error(f, v) -> str|None:
@@ -240,10 +240,64 @@ def _setting_error(f, v) -> str|None:
         import timm
         if not timm.is_model(v): return f"is not a timm architecture (see timm.list_models('*{v.split('.')[0][:6]}*'))"
 
+# %% ../nbs/00_core.ipynb #42839fa5
+@dataclass(frozen=True)
+class TrainStage:
+    "One stage of training: the backbone frozen or not, the loss, the epochs, the global batch and the rates; unset (`None`) batch and rates come from the run's `recipe`."
+    frozen: bool = True           # Train the new layers over a frozen backbone (False: train everything)
+    loss: str = 'bce'             # 'bce', 'asl' or 'focal'
+    epochs: int = 1               # `fit_one_cycle`'s epochs
+    bs: int|None = None           # Global batch size, split over the GPUs/processes (None: the recipe's; paper 64 frozen, 128 unfrozen)
+    lr: float|None = None         # Learning rate of the new layers (None: the recipe's, else `lr_find`)
+    lr_min: float|None = None     # Learning rate of the backbone: `slice(lr_min, lr)` (None: the recipe's; a frozen stage uses `lr` alone)
+
+    @classmethod
+    def make(cls, s, # A `TrainStage` or a mapping of its fields (from YAML/JSON)
+             i:int=0 # Its index in the table, for the messages
+            ) -> TrainStage:
+        "`s` as a checked `TrainStage`: one `CharmError` naming `stages[i].field` for an unknown field or a bad value."
+        if isinstance(s, cls): d = asdict(s)
+        elif isinstance(s, dict): d = s
+        else: raise CharmError(f"stages[{i}]={s!r} (flag --stages) must be a mapping of {', '.join(f.name for f in fields(cls))}.")
+        bad = sorted(set(d) - {f.name for f in fields(cls)})
+        if bad: raise CharmError(f"stages[{i}] has unknown field(s) {', '.join(bad)}: known are {', '.join(f.name for f in fields(cls))}.")
+        for f in fields(cls):
+            if f.name in d and (why := _setting_error(f, v := d[f.name])) is not None:
+                raise CharmError(f"stages[{i}].{f.name}={'none' if v is None else repr(v)} (flag --stages) {why}.")
+        s = cls(**d)
+        if None not in (s.lr_min, s.lr) and s.lr_min > s.lr:
+            raise CharmError(f"stages[{i}].lr_min={s.lr_min} is above its lr={s.lr}: the backbone's rate must not exceed the new layers'.")
+        return s
+
+PAPER_STAGES = (TrainStage(frozen=True, loss='bce', epochs=3), TrainStage(frozen=False, loss='asl', epochs=10))
+"The paper's two stages: 3 epochs of the new layers over the frozen backbone with BCE, then 10 of the whole network with ASL."
+
+PAPER_RECIPE = dict(frozen=dict(bs=64), unfrozen=dict(bs=128, lr_min=2e-5, lr=8e-5))
+"The paper's batch sizes for a frozen and an unfrozen stage, and the unfrozen stage's `slice(2e-5, 8e-5)`: meant for the full 86,524-image training list (`recipe='paper'`)."
+
+OLD_NAMES = dict(momentum='ema_decay')
+"Settings' old names, still read from configurations, checkpoints and flags: old name -> name."
+
+STAGE_ALIASES = dict(bs1=(0, 'bs'), stage1_epochs=(0, 'epochs'), stage1_lr=(0, 'lr'), bs2=(1, 'bs'), stage2_epochs=(1, 'epochs'),
+                     stage2_lr_min=(1, 'lr_min'), stage2_lr_max=(1, 'lr'), stage2_loss=(1, 'loss'))
+"The flat settings of configurations, checkpoints and flags from before the stage table: each sets one field of stage 1 or 2."
+
+def _set_stage_fields(stages:list, flat:dict) -> list:
+    "`stages` with the old flat settings of `flat` (`STAGE_ALIASES`) applied; a stage the table does not have is an error."
+    out = [TrainStage.make(s, i) for i, s in enumerate(stages)]
+    for k, v in flat.items():
+        i, name = STAGE_ALIASES[k]
+        if i >= len(out): raise CharmError(f"{k}={v!r} sets stage {i + 1}, but the run has {len(out)} stage(s): set `stages` instead.")
+        f = next(f for f in fields(TrainStage) if f.name == name)
+        if (why := _setting_error(f, v)) is not None:
+            raise CharmError(f"{k}={'none' if v is None else repr(v)} (flag --{k.replace('_', '-')}) {why}.")
+        out[i] = dataclasses.replace(out[i], **{name: v})
+    return out
+
 # %% ../nbs/00_core.ipynb #b5c86790
 @dataclass
 class CharmConfig:
-    "Every setting of a CHARM-Xray run, each checked when the config is made; unset (`None`) batch sizes and stage-2 rates come from the `recipe`."
+    "Every setting of a CHARM-Xray run, each checked when the config is made; the stages' unset (`None`) batch sizes and rates come from the `recipe`."
     # data
     data: str|None = None              # NIH folder (`Data_Entry_2017.csv`, lists, images); a run refuses None (charm-train --demo: synthetic data)
     out: str = 'runs/charm'            # Output folder: checkpoints, history, config, plots
@@ -259,24 +313,19 @@ class CharmConfig:
     arch: str = 'tf_efficientnetv2_s'  # timm backbone name
     pretrained: bool|str = True        # True: timm hub weights; a path: local .safetensors/.pth; False: random init
     attention: str|None = 'multiscale' # 'multiscale', 'lka' or None (no attention module)
-    momentum: float = 0.99             # EMA coefficient of the momentum pathway (0 disables it)
-    consistency: float = 0.1           # Weight of the online/momentum feature consistency loss
+    ema_decay: float = 0.99            # EMA coefficient of the EMA ("momentum") pathway (0 disables it); old name: momentum
+    ema_warmup: bool = True            # Ramp the EMA coefficient up over the first steps: min(ema_decay, 1 - (1 + step)^-ema_power)
+    ema_power: float = 0.75            # Power of the EMA warm-up (timm's ModelEmaV3 form)
+    consistency: float = 0.1           # Weight of the online/EMA feature consistency loss
     k: int = 3                         # Memory-bank entries retrieved per sample
     threshold: float = 0.2             # Rare if prevalence <= threshold x prevalence of the most frequent finding
     bank_size: int = 512               # Memory-bank capacity (0 disables the bank)
-    use_ema_for_eval: bool = False     # Evaluate with the momentum (EMA) pathway
+    use_ema_for_eval: bool = False     # Evaluate with the EMA pathway
     # training
-    recipe: str = 'auto'               # 'auto': batch sizes and stage-2 rates fit the training-set size; 'paper': always the paper's
+    recipe: str = 'auto'               # 'auto': unset batch sizes and rates of the stages fit the training-set size; 'paper': always the paper's
     min_steps: int = 30                # 'auto' recipe: fewest optimizer steps per epoch (smaller batches on small data)
-    bs1: int|None = None               # Stage 1 batch size, frozen backbone + BCE; global: split over the GPUs/processes (None: the recipe's; paper 64)
-    bs2: int|None = None               # Stage 2 batch size, unfrozen + ASL/Focal; global: split over the GPUs/processes (None: the recipe's; paper 128)
+    stages: list = field(default_factory=lambda: list(PAPER_STAGES))  # The training stages in order (`TrainStage`s or mappings); default: the paper's two
     test_bs: int = 32                  # Batch size for evaluation
-    stage1_epochs: int = 3             # Stage 1 epochs
-    stage1_lr: float|None = None       # Stage 1 learning rate (None: from `lr_find`)
-    stage2_epochs: int = 10            # Stage 2 epochs
-    stage2_lr_min: float|None = None   # Stage 2 `slice` start, backbone (None: the recipe's; paper 2e-5)
-    stage2_lr_max: float|None = None   # Stage 2 `slice` end, new layers (None: the recipe's; paper 8e-5)
-    stage2_loss: str = 'asl'           # 'asl' or 'focal'
     fp16: bool = True                  # Mixed precision when a GPU is present
     patience: int = 3                  # Early stopping patience (epochs without a better validation AUC)
     # decisions
@@ -288,9 +337,8 @@ class CharmConfig:
         for f in fields(self):
             if (why := _setting_error(f, v := getattr(self, f.name))) is not None:
                 raise CharmError(f"{f.name}={'none' if v is None else repr(v)} (flag --{f.name.replace('_', '-')}) {why}.")
-        if None not in (self.stage2_lr_min, self.stage2_lr_max) and self.stage2_lr_min > self.stage2_lr_max:
-            raise CharmError(f"stage2_lr_min={self.stage2_lr_min} is above stage2_lr_max={self.stage2_lr_max}: "
-                             f"the backbone's rate (--stage2-lr-min) must not exceed the new layers' (--stage2-lr-max).")
+        if not self.stages: raise CharmError("stages=[] (flag --stages): a run needs at least one stage.")
+        self.stages = [TrainStage.make(s, i) for i, s in enumerate(self.stages)]
 
     @classmethod
     def from_file(cls, path:str|Path): # A YAML or JSON file with some or all fields
@@ -305,11 +353,15 @@ class CharmConfig:
         return cls().update(**d, _source=str(p))
 
     def update(self, _source:str='arguments', **kwargs) -> CharmConfig:
-        "Return a copy with `kwargs` applied as given (`None` too: `attention=None` means no attention); unknown keys or bad values raise `CharmError`."
+        "Return a copy with `kwargs` applied as given (`None` too: `attention=None` means no attention); the old flat stage settings (`bs1`, `stage2_epochs`, ...: `STAGE_ALIASES`) set their stage's field; unknown keys or bad values raise `CharmError`."
         names = {f.name for f in fields(self)}
-        bad = sorted(set(kwargs) - names)
+        kwargs = {OLD_NAMES.get(k, k): v for k, v in kwargs.items()}           # old names of settings (`momentum`)
+        bad = sorted(set(kwargs) - names - set(STAGE_ALIASES))
         if bad: raise CharmError(f"Unknown setting(s) {', '.join(bad)} in {_source}. Known settings: {', '.join(sorted(names))}.")
-        try: return dataclasses.replace(self, **kwargs)
+        try:
+            flat = {k: kwargs.pop(k) for k in list(kwargs) if k in STAGE_ALIASES}
+            if flat: kwargs['stages'] = _set_stage_fields(kwargs.get('stages', self.stages), flat)
+            return dataclasses.replace(self, **kwargs)
         except CharmError as e: raise CharmError(f"{e} (in {_source})" if _source != 'arguments' else str(e)) from None
 
     def save(self, path:str|Path): # Where to write (`.yaml`/`.yml` or `.json`)
@@ -320,8 +372,5 @@ class CharmConfig:
             return durable_write(p, yaml.safe_dump(asdict(self), sort_keys=False))
         return durable_write(p, json.dumps(asdict(self), indent=2))
 
-PAPER_RECIPE = dict(bs1=64, bs2=128, stage2_lr_min=2e-5, stage2_lr_max=8e-5)
-"The paper's batch sizes and stage-2 `slice`, meant for the full 86,524-image training list (`recipe='paper'`)."
-
-PAPER_GRID = dict(momentum=(0.99, 0.999, 0.9999), k=(2, 3, 4, 5), threshold=(0.05, 0.1, 0.2))
-"The paper's momentum x k x threshold grid (`search`, `charm-search`): 36 combinations."
+PAPER_GRID = dict(ema_decay=(0.99, 0.999, 0.9999), k=(2, 3, 4, 5), threshold=(0.05, 0.1, 0.2))
+"The paper's EMA decay (its 'momentum') x k x threshold grid (`search`, `charm-search`): 36 combinations."

@@ -63,7 +63,7 @@ def xray_path(o # A row of the NIH table (with a `path` column) or an image path
 # %% ../nbs/02_data.ipynb #487b7d22
 def xray_datablock(columns:list,  # Columns of the item table (a `path` column and the `LABELS` columns)
                    valid_idx,     # Positions of the validation rows in the table
-                   size:int=256,  # Image side fed to the network
+                   size:int=CharmConfig.size,  # Image side fed to the network
                    tfms:list=()   # Batch augmentations, applied before the ImageNet normalisation
                   ) -> DataBlock:
     "The `DataBlock` of charm-xray: `XrayImage` in, the 14 labels out, `XrayResize(size)`, `tfms`, ImageNet normalisation."
@@ -73,15 +73,15 @@ def xray_datablock(columns:list,  # Columns of the item table (a `path` column a
 
 # %% ../nbs/02_data.ipynb #16071d6c
 def nih_dataloaders(path:str|Path|None=None, # The NIH folder (None: the synthetic `demo_data()`)
-                    size:int=256,        # Image side fed to the network
+                    size:int=CharmConfig.size,        # Image side fed to the network
                     bs:int=64,           # Batch size
                     cache:str|Path|None=None, # A `prepare_cache` folder to read images from (None: the original PNGs)
                     n:int|None=None,     # Subsample the training split to `n` images (None: all)
-                    valid_pct:float=0.1, # Fraction of the training images held out for validation (whole patients)
-                    split:str='official', # 'official' (NIH's lists) or 'paper' (`paper_splits`)
-                    seed:int=42,         # Random seed for the split and subsample
+                    valid_pct:float=CharmConfig.valid_pct, # Fraction of the training images held out for validation (whole patients)
+                    split:str=CharmConfig.split, # 'official' (NIH's lists) or 'paper' (`paper_splits`)
+                    seed:int=CharmConfig.seed,         # Random seed for the split and subsample
                     num_workers:int|None=None, # DataLoader worker processes (None: fastai's default)
-                    flip:bool=False,     # Random horizontal flips
+                    flip:bool=CharmConfig.flip,     # Random horizontal flips
                     aug:bool=True,       # Batch augmentation (rotation, zoom, lighting); False: resize and normalise only
                     max_rotate:float=5., # Largest rotation in degrees
                     max_zoom:float=1.1,  # Largest zoom factor
@@ -104,7 +104,7 @@ def nih_test_dl(dls,                     # `DataLoaders` from `nih_dataloaders`
                 items:pd.DataFrame|None=None, # Labelled rows to evaluate (None: `dls.test_items`)
                 bs:int=32,               # Batch size
                 n:int|None=None,         # Subsample to `n` images, keeping every finding (None: all)
-                seed:int=42              # Random seed for the subsample
+                seed:int=CharmConfig.seed              # Random seed for the subsample
                ):
     "A labelled, un-augmented `DataLoader` over the test split (or `items`) with `dls`'s validation transforms."
     items = dls.test_items if items is None else items
@@ -246,7 +246,7 @@ def bad_cache_error(cache:str|Path, # A cache folder made by `prepare_cache`
 # %% ../nbs/02_data.ipynb #c260a815
 def prepare_cache(data:str|Path,         # The NIH folder
                   dest:str|Path,         # Cache folder to create or resume
-                  size:int=256,          # Shorter side of the cached images
+                  size:int=CharmConfig.size,          # Shorter side of the cached images
                   n_workers:int=defaults.cpus, # Parallel worker processes (0: in this process)
                   progress:bool=True,    # Show a progress bar
                   compress_level:int=0   # PNG compression 0-9: 0 decodes fastest (~64 kB per 256 px image), 1 halves the disk use

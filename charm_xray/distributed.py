@@ -20,7 +20,7 @@ from fastai.distributed import DistributedDL, DistributedTrainer
 from accelerate.utils import DistributedDataParallelKwargs
 from .core import CharmError
 from .comm import charm_model, is_distributed, comm_device, sync_buffers
-from .callbacks import MomentumUpdate
+from .callbacks import EmaUpdate
 
 # %% auto #0
 __all__ = ['init_distributed', 'data_parallel', 'BatchNormAverage', 'broadcast_value', 'per_process', 'rank0_print',
@@ -57,7 +57,7 @@ def data_parallel(learn:Learner # The learner about to fit
 # %% ../nbs/10_distributed.ipynb #1293387c
 class BatchNormAverage(Callback):
     "In a distributed fit: average the batch-norm statistics of backbone + attention over the processes after every step."
-    order = MomentumUpdate.order - 1  # before the EMA copies them, so the momentum pathway is the same on every rank
+    order = EmaUpdate.order - 1  # before the EMA copies them, so the EMA pathway is the same on every rank
     def after_step(self):
         m = charm_model(self.learn)
         if self.learn.model is not m and hasattr(m, 'online'): sync_buffers(m.online())

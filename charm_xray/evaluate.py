@@ -88,7 +88,7 @@ def evaluate(checkpoint:str|Path,    # A checkpoint written by charm-train (best
              data:str|None=None,     # NIH folder (default: the one stored in the checkpoint)
              split:str='test',       # 'test' (official test_list.txt), 'valid' (the run's validation split) or 'paper'
              num_samples:int=100,    # Images to evaluate (sampled keeping every finding); -1: the whole split
-             batch_size:int=32,      # Batch size
+             test_bs:int|None=None,  # Batch size (None: the run's `test_bs`, stored in the checkpoint)
              n_boot:int=1000,        # Bootstrap resamples for the confidence intervals
              seed:int=0,             # Seed for the sample and the bootstrap
              tta:int=1,              # Test-time views averaged (`TTA_VIEWS`); 1: the film as it is
@@ -96,7 +96,7 @@ def evaluate(checkpoint:str|Path,    # A checkpoint written by charm-train (best
             ) -> dict:
     "Evaluate a checkpoint: ROC-AUCs with bootstrap CIs, and sensitivity, specificity, PPV, F1 at its stored thresholds with the calibration error."
     if split not in SPLIT_NAMES: raise CharmError(f"split must be one of {', '.join(SPLIT_NAMES)}, not {split!r}.")
-    learn, cfg, state = learner_from_checkpoint(checkpoint, data=data, bs=batch_size)
+    learn, cfg, state = learner_from_checkpoint(checkpoint, data=data, bs=test_bs)
     if split == 'paper' and cfg.split != 'paper':
         raise CharmError(f"{checkpoint} was trained on the {cfg.split} split, whose training images include the paper's "
                          f"held-out patients: scoring it on the paper's split would leak. Train with --split paper.")
@@ -104,7 +104,7 @@ def evaluate(checkpoint:str|Path,    # A checkpoint written by charm-train (best
     n = None if num_samples is None or num_samples < 0 or num_samples >= len(items) else num_samples
     items = subsample(items, n, seed)
     t0 = time.time()
-    probs, targs = averaged_preds(learn, nih_test_dl(learn.dls, items, bs=batch_size), tta=tta, pathway=pathway)
+    probs, targs = averaged_preds(learn, nih_test_dl(learn.dls, items, bs=test_bs or cfg.test_bs), tta=tta, pathway=pathway)
     secs = time.time() - t0
     t, p = targs.numpy(), probs.float().numpy()
     rep = dict(checkpoint=str(checkpoint), split=split, split_name=SPLIT_NAMES[split],
@@ -183,7 +183,7 @@ def plot_roc_curves(targs, # Targets (n_images, n_findings), 0/1
 
 def plot_history(history:str|Path|pd.DataFrame # `history.csv` of a run, or its DataFrame
                 ):
-    "Loss and validation AUC curves of both stages, one point per epoch."
+    "Loss and validation AUC curves of every stage, one point per epoch."
     h = history if isinstance(history, pd.DataFrame) else pd.read_csv(history)
     h = h.reset_index(drop=True); x = np.arange(1, len(h) + 1)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.5))

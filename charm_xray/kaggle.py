@@ -6,23 +6,20 @@ Docs: https://charm-xray.github.io/charm-xray/kaggle.html.md"""
 
 # %% ../nbs/16_kaggle.ipynb #acb119d3
 from __future__ import annotations
-import os, re, shutil, tempfile
+import os, re, shutil, tempfile, dataclasses
 from fnmatch import fnmatch
 from pathlib import Path
-from .core import CharmConfig, CharmError, parse_bool
-from .data import CSV_NAMES, LIST_NAMES
+from .core import CharmConfig, CharmError, TrainStage, parse_bool
+from .nih import CSV_NAMES, LIST_NAMES
+from .kaggle_setup import kaggle_root
 
 # %% auto #0
-__all__ = ['SKIP_DIRS', 'NIH_MISSING', 'QUICK_SETTINGS', 'CACHE_BYTES_256', 'kaggle_root', 'kaggle_input', 'kaggle_working',
-           'kaggle_temp', 'on_kaggle', 'working_dir', 'attached_files', 'find_nih_data', 'nih_data_or_stop',
+__all__ = ['SKIP_DIRS', 'NIH_MISSING', 'QUICK_SETTINGS', 'CACHE_BYTES_256', 'kaggle_input', 'kaggle_working', 'kaggle_temp',
+           'on_kaggle', 'working_dir', 'attached_files', 'find_nih_data', 'nih_data_or_stop', 'wheel_version',
            'find_wheel', 'find_weights', 'find_checkpoint', 'find_earlier_run', 'import_earlier_run', 'env_settings',
-           'kaggle_config', 'cache_bytes', 'cache_dir']
+           'quick_stages', 'kaggle_config', 'cache_bytes', 'cache_dir']
 
 # %% ../nbs/16_kaggle.ipynb #99bf6868
-def kaggle_root() -> Path:
-    "The Kaggle root folder: `$CHARM_KAGGLE_ROOT`, default `/kaggle`."
-    return Path(os.environ.get('CHARM_KAGGLE_ROOT') or '/kaggle')
-
 def kaggle_input() -> Path:
     "Where Kaggle mounts the attached datasets and earlier notebook outputs (read-only): `<root>/input`."
     return kaggle_root()/'input'
@@ -107,7 +104,9 @@ def nih_data_or_stop(demo:bool=False,            # Synthetic data was asked for 
                      f"Set DATA to your NIH folder, CHARM_KAGGLE_ROOT to a Kaggle-like folder, or DEMO = True for synthetic data.")
 
 # %% ../nbs/16_kaggle.ipynb #fa43ce65
-def _wheel_version(p:Path):
+def wheel_version(p:Path # A wheel file
+                 ):
+    "The version in a wheel's file name (`packaging`'s `Version`; 0 when it has none)."
     from packaging.version import Version, InvalidVersion
     try: return Version(p.name.split('-')[1])
     except (IndexError, InvalidVersion): return Version('0')
@@ -116,7 +115,7 @@ def find_wheel(name:str='charm_xray',         # Distribution name as wheels spel
                search:str|Path|None=None      # Folder to search (default: Kaggle's input folder)
               ) -> Path|None:
     "The newest wheel of `name` at any depth under `search`, chosen by version."
-    return _choose(sorted(attached_files(f'{name}-*.whl', search), key=_wheel_version, reverse=True), f'{name} wheels')
+    return _choose(sorted(attached_files(f'{name}-*.whl', search), key=wheel_version, reverse=True), f'{name} wheels')
 
 def _newest(files): return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)
 
@@ -175,11 +174,18 @@ def env_settings(**settings # The notebook's settings, NAME=value
     return out
 
 # %% ../nbs/16_kaggle.ipynb #75d3428c
-QUICK_SETTINGS = dict(n=400, size=128, stage1_epochs=1, stage2_epochs=1, stage1_lr=1e-3)
+QUICK_SETTINGS = dict(n=400, size=128)
+"`QUICK`'s data: a few hundred images at 128 px (and `quick_stages`: one epoch per stage)."
+
+def quick_stages(stages:list # The run's stages (`TrainStage`s or mappings)
+                ) -> list:
+    "`QUICK`'s stages: each one epoch, a frozen one at a fixed rate of 1e-3 (no `lr_find`)."
+    return [dataclasses.replace(TrainStage.make(s, i), epochs=1, **({'lr': 1e-3} if TrainStage.make(s, i).frozen else {}))
+            for i, s in enumerate(stages)]
 
 def kaggle_config(data:str|Path|None,       # NIH folder, or None for the synthetic demo (`tiny_config`)
                   out:str|Path|None=None,   # Run folder (None: working/run on Kaggle, else a new temporary folder)
-                  quick:bool=False,         # Apply `QUICK_SETTINGS` (a few hundred images, 128 px, 1+1 epochs)
+                  quick:bool=False,         # Apply `QUICK_SETTINGS` and `quick_stages` (a few hundred images, 128 px, one epoch per stage)
                   **kwargs                  # Any `CharmConfig` setting (arch, pretrained, size, epochs, cache, ...)
                  ) -> CharmConfig:
     "The paper's configuration on the NIH data (or `QUICK`'s) with attached weights if any, or `tiny_config` on synthetic data when `data` is None."
@@ -187,7 +193,8 @@ def kaggle_config(data:str|Path|None,       # NIH folder, or None for the synthe
     if out is None: out = kaggle_working()/'run' if on_kaggle() else Path(tempfile.mkdtemp(prefix='charm-xray-'))/'run'
     if data is None: return tiny_config(out, **kwargs)
     cfg = CharmConfig(data=str(data), out=str(out))
-    cfg = cfg.update(**QUICK_SETTINGS, _source='QUICK').update(**kwargs) if quick else cfg.update(**kwargs)
+    if quick: cfg = cfg.update(**QUICK_SETTINGS, stages=quick_stages(kwargs.pop('stages', cfg.stages)), _source='QUICK')   # on the table given, if any
+    cfg = cfg.update(**kwargs)
     if cfg.pretrained is True and on_kaggle() and (w := find_weights(cfg.arch)) is not None:
         print(f"Backbone weights: {w} (attached)"); cfg = cfg.update(pretrained=str(w))
     return cfg
@@ -202,7 +209,7 @@ def cache_bytes(images:int, # Number of images
     return int(images * CACHE_BYTES_256 * (size / 256) ** 2)
 
 def cache_dir(images:int=112_120, # Images to cache
-              size:int=256        # Cached image side
+              size:int=CharmConfig.size        # Cached image side
              ) -> Path|None:
     "Where the image cache goes: Kaggle's temp folder (created when missing; off Kaggle: beside the run) when its filesystem has room; else None."
     base = kaggle_temp() if on_kaggle() else working_dir()

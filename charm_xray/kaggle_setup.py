@@ -11,7 +11,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'PASCAL_TORCH', 'CU126_INDEX', 'INSTALL_HELP', 'precision_for', 'nvidia_gpus', 'gpu_route',
-           'internet_on', 'install_pascal_torch', 'kaggle_gpus', 'install_attempts', 'install_charm_xray']
+           'internet_on', 'kaggle_root', 'install_pascal_torch', 'kaggle_gpus', 'install_attempts',
+           'install_charm_xray']
 
 # %% ../nbs/00b_kaggle_setup.ipynb #d755f822
 PRECISIONS = {'bf16': 'bf16 autocast (no loss scaling needed)',
@@ -64,7 +65,10 @@ def internet_on(host:str='pypi.org', # A host to reach on port 443
         with socket.create_connection((host, 443), timeout=timeout): return True
     except OSError: return False
 
-def _kaggle_root(root): return Path(root or os.environ.get('CHARM_KAGGLE_ROOT') or '/kaggle')
+def kaggle_root(root:str|Path|None=None # A root to use instead (a simulated Kaggle)
+               ) -> Path:
+    "The Kaggle root folder: `root`, else `$CHARM_KAGGLE_ROOT`, else `/kaggle` (the one place that says so)."
+    return Path(root or os.environ.get('CHARM_KAGGLE_ROOT') or '/kaggle')
 
 def _torch_version():
     from importlib.metadata import version, PackageNotFoundError
@@ -96,7 +100,7 @@ def install_pascal_torch(wanted:bool,              # P100_TORCH: install the P10
     if 'torch' in sys.modules:
         raise RuntimeError("torch is already imported in this kernel, so a new torch would need a restart: Run > Restart & "
                            "clear cell outputs, then run all (the setup call comes before any torch import).")
-    found = sorted({w.parent for n in range(5) for w in (_kaggle_root(root)/'input').glob('*/' * n + 'torch-2.14*cu126*.whl')})
+    found = sorted({w.parent for n in range(5) for w in (kaggle_root(root)/'input').glob('*/' * n + 'torch-2.14*cu126*.whl')})
     if found: src = ['--no-index', '--find-links', str(found[0])]
     elif internet_on('download.pytorch.org') if internet is None else internet: src = ['--index-url', CU126_INDEX]
     else: raise RuntimeError(f"{pascal[0]}: the internet is off and no dataset holds PyTorch's cu126 wheels. Attach one (made once "
@@ -129,7 +133,7 @@ def install_attempts(source:str|None=None, # CHARM_SOURCE: None, a wheel folder,
     "What the notebooks' install cell tries, in order, for this `CHARM_SOURCE`."
     if version is None: from charm_xray import __version__ as version
     if source: return [['--no-index', '--find-links', source, 'charm-xray'] if os.path.isdir(source) else [source]]
-    wheels = sorted(glob.glob(f"{_kaggle_root(root)}/input/**/charm_xray-*.whl", recursive=True), key=_version_key)
+    wheels = sorted(glob.glob(f"{kaggle_root(root)}/input/**/charm_xray-*.whl", recursive=True), key=_version_key)
     return [['--no-index', '--find-links', os.path.dirname(w), 'charm-xray'] for w in wheels[-1:]] + [[f'charm-xray=={version}']]
 
 INSTALL_HELP = ("Could not install charm-xray. Set CHARM_SOURCE in the install cell to one of: the folder of an attached wheel "

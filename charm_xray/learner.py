@@ -22,7 +22,7 @@ from fastcore.meta import delegates
 from .core import LABELS, DISPLAY_NAMES, CharmConfig
 from .metrics import MeanClassAUC, MicroAUC, per_class_auc
 from .model import CharmModel
-from .callbacks import MomentumUpdate, MemoryBankCallback
+from .callbacks import EmaUpdate, MemoryBankCallback
 from .kaggle_setup import precision_for
 
 # %% auto #0
@@ -32,7 +32,7 @@ __all__ = ['charm_splitter', 'class_auc_metric', 'scale_heatmaps', 'batch_images
 # %% ../nbs/09_learner.ipynb #01f3e962
 def charm_splitter(m:CharmModel # The model to split
                   ) -> L:
-    "Parameter groups: the backbone, then the new layers (attention, memory fusion, head). The momentum copy is in none."
+    "Parameter groups: the backbone, then the new layers (attention, memory fusion, head). The EMA copy is in none."
     new = [m.attention, m.head] + ([m.fusion] if m.fusion is not None else [])
     return L(params(m.body), [p for mod in new for p in params(mod)])
 
@@ -122,21 +122,21 @@ _MODEL_SETTINGS = [a for a in inspect.signature(CharmModel).parameters if a not 
 @delegates(CharmModel, keep=True, but=['n_out', 'body'])
 def charm_learner(dls,                              # `DataLoaders` with 14-finding multi-label targets
                   arch:str=CharmConfig.arch,        # timm backbone name
-                  pretrained:bool|str=True,         # True: hub weights; path: local weights; False: random init
+                  pretrained:bool|str=CharmConfig.pretrained,         # True: hub weights; path: local weights; False: random init
                   loss_func=None,                   # Loss; default fastai's `BCEWithLogitsLossFlat`
-                  consistency:float=CharmConfig.consistency, # Weight of the online/momentum consistency loss (0: off)
+                  consistency:float=CharmConfig.consistency, # Weight of the online/EMA consistency loss (0: off)
                   per_class:bool=False,             # Add one AUC metric per finding
                   metrics=None,                     # Extra metrics (mean-class and micro AUC are always there)
                   cbs=None,                         # Extra callbacks
                   model:CharmModel|None=None,       # A ready model (overrides the model settings)
-                  **kwargs                          # `CharmModel`'s settings (momentum, k, threshold, bank_size, attention, ...); the rest to `Learner` (opt_func, wd, path, ...)
+                  **kwargs                          # `CharmModel`'s settings (ema_decay, k, threshold, bank_size, attention, ...); the rest to `Learner` (opt_func, wd, path, ...)
                  ) -> CharmLearner:
-    "Build a `CharmLearner`: `CharmModel`, splitter, momentum and memory-bank callbacks, AUC metrics; frozen if pretrained."
+    "Build a `CharmLearner`: `CharmModel`, splitter, EMA and memory-bank callbacks, AUC metrics; frozen if pretrained."
     n_out = len(getattr(dls, 'vocab', None) or LABELS)
     settings = {a: kwargs.pop(a) for a in _MODEL_SETTINGS if a in kwargs}
     if model is None: model = CharmModel(arch, n_out=n_out, pretrained=pretrained, **settings)
     ms = [MeanClassAUC(), MicroAUC()] + ([class_auc_metric(i) for i in range(n_out)] if per_class else []) + list(L(metrics))
-    cbs = [MomentumUpdate(consistency=consistency), MemoryBankCallback()] + list(L(cbs))
+    cbs = [EmaUpdate(consistency=consistency), MemoryBankCallback()] + list(L(cbs))
     learn = CharmLearner(dls, model, loss_func=loss_func or BCEWithLogitsLossFlat(), splitter=charm_splitter,
                          metrics=ms, cbs=cbs, **kwargs)
     if pretrained: learn.freeze()
@@ -150,7 +150,7 @@ def learner_from_config(cfg:CharmConfig,   # The run's configuration
                        ) -> CharmLearner:
     "The `CharmLearner` a run with `cfg` uses: with `cfg.fp16` on a GPU, in the mixed precision the GPU supports (`precision_for`: bf16 from sm_80, fp16 with loss scaling on sm_7x, none before); channels-last without a GPU."
     learn = charm_learner(dls, cfg.arch, pretrained=cfg.pretrained if pretrained is None else pretrained,
-                          momentum=cfg.momentum, k=cfg.k, threshold=cfg.threshold, bank_size=cfg.bank_size,
+                          ema_decay=cfg.ema_decay, ema_warmup=cfg.ema_warmup, ema_power=cfg.ema_power, k=cfg.k, threshold=cfg.threshold, bank_size=cfg.bank_size,
                           consistency=cfg.consistency, attention=cfg.attention, use_ema_for_eval=cfg.use_ema_for_eval,
                           **kwargs)
     if not torch.cuda.is_available(): learn.add_cb(ChannelsLastBatches())

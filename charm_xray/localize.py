@@ -40,7 +40,7 @@ def _finding_index(finding) -> int:
 def gradcam(learn,                # A `CharmLearner` (or any fastai learner with a `CharmModel`)
             x:torch.Tensor,       # A normalised batch (B,3,H,W), as the learner's DataLoaders make it
             finding,              # The finding to explain: name or index in `LABELS`
-            pathway:str='online'  # Explain the 'online' or the 'momentum' (EMA) pathway
+            pathway:str='online'  # Explain the 'online' or the 'ema' pathway
            ) -> torch.Tensor:     # (B,H,W) heatmaps in [0, 1] at the input's resolution
     "Grad-CAM of one finding's logit on the feature map after CHARM's spatial attention."
     model, i = learn.model, _finding_index(finding)
@@ -57,7 +57,7 @@ def gradcam(learn,                # A `CharmLearner` (or any fastai learner with
 
 def attention_heatmap(learn,                # A `CharmLearner` whose model has spatial attention
                       x:torch.Tensor,       # A normalised batch (B,3,H,W)
-                      pathway:str='online'  # The 'online' or the 'momentum' (EMA) pathway's attention
+                      pathway:str='online'  # The 'online' or the 'ema' pathway's attention
                      ) -> torch.Tensor:     # (B,H,W) maps in [0, 1] at the input's resolution
     "CHARM's own spatial attention map (the same for every finding), upsampled to the input and scaled to [0, 1]."
     body, att = learn.model.pathway(pathway)
@@ -141,7 +141,7 @@ def localization_scores(heatmaps:list,       # One (H,W) heatmap per case (an im
 def localization_cases(learn,               # A `CharmLearner` with the test split in `learn.dls.test_items`
                        boxes:pd.DataFrame,  # Output of `read_bbox`
                        method:str='gradcam', # 'gradcam' or 'attention'
-                       pathway:str='online', # 'online' or 'momentum' (EMA) pathway
+                       pathway:str='online', # 'online' or 'ema' pathway
                        batch_size:int=16,   # Images per batch
                        orig_size:int=1024,  # Side of the images the boxes were drawn on (NIH: 1024)
                        keep:int=2           # Images and heatmaps kept for plotting, per finding
@@ -199,13 +199,13 @@ def localize(checkpoint:str|Path,   # A checkpoint written by charm-train
              data:str|None=None,    # NIH folder with `BBox_List_2017.csv` (default: the one stored in the checkpoint)
              method:str='gradcam',  # 'gradcam' (per finding) or 'attention' (CHARM's attention map)
              batch_size:int=16,     # Images per batch
-             pathway:str='online',  # Explain the 'online' or the 'momentum' (EMA) pathway
+             pathway:str='online',  # Explain the 'online' or the 'ema' pathway
              thresh:float=0.5,      # `heatmap_box` threshold (fraction of the heatmap's maximum)
              plot:str|Path|None=None # Save a grid of overlays with the true boxes to this PNG
             ) -> dict:
     "Score a checkpoint's heatmaps against NIH's boxes on its test list: IoBB accuracies and pointing game, with the centre baseline."
     if method not in ('gradcam', 'attention'): raise CharmError(f"Unknown heatmap method {method!r}: use 'gradcam' or 'attention'.")
-    check_pathway(pathway)
+    pathway = check_pathway(pathway)                      # 'momentum', the old name, is 'ema'
     learn, cfg, state = learner_from_checkpoint(checkpoint, data=data, bs=batch_size)
     root = Path(cfg.data) if cfg.data else demo_data()
     cases = localization_cases(learn, read_bbox(root), method=method, pathway=pathway, batch_size=batch_size,
@@ -238,7 +238,7 @@ def show_heatmap(self:CharmLearner,
                  item,                 # An image path or a row of the NIH table
                  finding=None,         # Finding to explain (None: the most probable one)
                  method:str='gradcam', # 'gradcam' or 'attention'
-                 pathway:str='online', # The 'online' or the 'momentum' (EMA) pathway
+                 pathway:str='online', # The 'online' or the 'ema' pathway
                  ax=None,              # Matplotlib axes to draw on
                  alpha:float=0.4       # Opacity of the heatmap
                 ):

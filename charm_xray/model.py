@@ -1,4 +1,4 @@
-"""A timm backbone, multi-scale spatial attention, a momentum (EMA) pathway and a rare-finding memory bank, assembled into one `nn.Module`.
+"""A timm backbone, multi-scale spatial attention, an EMA ("momentum") pathway and a rare-finding memory bank, assembled into one `nn.Module`.
 
 Docs: https://charm-xray.github.io/charm-xray/model.html.md"""
 
@@ -10,37 +10,120 @@ import copy
 import numpy as np
 import torch
 from torch import nn
-from .core import LABELS, CharmError
+from .core import LABELS, CharmError, CharmConfig
 from .layers import attention_layer, RareMemoryBank, MemoryFusion, rare_classes
 from .backbones import create_backbone
 
 # %% auto #0
-__all__ = ['PATHWAYS', 'check_pathway', 'CharmModel', 'using_pathway']
+__all__ = ['PATHWAYS', 'PATHWAY_ALIASES', 'check_pathway', 'ema_tensors', 'ema_update', 'EmaPathway', 'upgrade_state_dict',
+           'CharmModel', 'using_pathway']
 
 # %% ../nbs/07_model.ipynb #bd6cc302
-PATHWAYS = ('online', 'momentum')
+PATHWAYS = ('online', 'ema')
 "The two feature pathways of a `CharmModel`: the trained weights, and their exponential moving average."
 
-def check_pathway(pathway:str # 'online' or 'momentum'
+PATHWAY_ALIASES = {'momentum': 'ema'}
+"Old names of the pathways, still accepted: old name -> name."
+
+def check_pathway(pathway:str # 'online' or 'ema' ('momentum', the old name, is 'ema')
                  ) -> str:
-    "`pathway` itself when it is one of `PATHWAYS`, else one clear error."
+    "The pathway's name (an old name becomes the new one) when it is one of `PATHWAYS`, else one clear error."
+    pathway = PATHWAY_ALIASES.get(pathway, pathway) if isinstance(pathway, str) else pathway
     if pathway not in PATHWAYS: raise CharmError(f"pathway={pathway!r} is not one of {', '.join(map(repr, PATHWAYS))}.")
     return pathway
 
-# %% ../nbs/07_model.ipynb #ed0bf55d
-class CharmModel(nn.Module):
-    "CHARM-Xray: backbone + spatial attention + momentum (EMA) pathway + rare memory bank + linear head."
+# %% ../nbs/07_model.ipynb #1efaeb3c
+def ema_tensors(ema:list,    # Modules holding the EMA weights
+                online:list, # The online modules, same structure
+               ) -> tuple[list, list, list, list]: # EMA floats, online floats, EMA integers, online integers
+    "The operands of the EMA update: matching float tensors (parameters and buffers) and integer buffers."
+    e = [t for m in ema for t in [*m.parameters(), *m.buffers()]]
+    o = [t.detach() for m in online for t in [*m.parameters(), *m.buffers()]]
+    if len(e) != len(o) or any(a.shape != b.shape or a.dtype != b.dtype for a, b in zip(e, o)):
+        raise ValueError("EMA and online pathways differ in structure, shape or dtype; convert the whole model "
+                         "(e.g. `learn.model.half()`), not only a part of it.")
+    fl = [a.is_floating_point() for a in e]
+    pick = lambda ts, f: [t for t, x in zip(ts, fl) if x == f]
+    return pick(e, True), pick(o, True), pick(e, False), pick(o, False)
+
+@torch.no_grad()
+def ema_update(ema:list,              # Modules holding the EMA weights
+               online:list,           # The online modules, same structure
+               decay:float,           # EMA coefficient `d`: ema = d*ema + (1-d)*online
+               tensors:tuple|None=None # `ema_tensors(ema, online)`, computed once by a caller that updates often
+              ):
+    "In-place EMA of parameters and float buffers of `online` into `ema`; integer buffers are copied."
+    ef, of, ei, oi = tensors if tensors is not None else ema_tensors(ema, online)
+    if ef: torch._foreach_lerp_(ef, of, 1 - decay)     # one fused kernel per group of tensors, not one per tensor
+    for a, b in zip(ei, oi): a.copy_(b)
+
+class EmaPathway(nn.Module):
+    "The EMA (\"momentum\") pathway: copies of the online modules that follow them as an exponential moving average, with its decay, warm-up, step count and `update()` (timm's `ModelEmaV3` form)."
     def __init__(self,
-        arch:str='tf_efficientnetv2_s',       # timm backbone name
+        online:list,                              # The online modules to follow, e.g. `[body, attention]`
+        decay:float=CharmConfig.ema_decay,        # Final EMA coefficient
+        warmup:bool=CharmConfig.ema_warmup,       # Ramp the coefficient up over the first steps
+        power:float=CharmConfig.ema_power,        # Warm-up power: d(s) = 1 - (1 + s)^-power
+    ):
+        super().__init__()
+        self.copies = nn.ModuleList([copy.deepcopy(m) for m in online])
+        self.copies.requires_grad_(False)
+        self.decay, self.warmup, self.power = float(decay), warmup, power
+        self.register_buffer('steps', torch.zeros((), dtype=torch.long))   # updates so far: saved with the weights
+        self._tensors, self._steps = None, None
+
+    def decay_at(self, step:int # Updates taken so far
+                ) -> float:
+        "The coefficient of update number `step`: `1 - (1 + step)^-power` clamped to `decay` (or `decay` without warm-up)."
+        return min(self.decay, 1 - (1 + step) ** -self.power) if self.warmup else self.decay
+
+    def start(self, online:list # The online modules (the same, in the same order, at every update until `stop`)
+             ):
+        "Before a run of updates: the tensor lists built once (building them costs more than an update on a GPU) and the step count mirrored on the host (reading it never waits for the GPU); a copy that has never been updated starts as an exact copy of `online` (weights loaded since)."
+        self._tensors, self._steps = ema_tensors(self.copies, online), int(self.steps)
+        if self._steps == 0: ema_update(self.copies, online, 0., self._tensors)
+
+    def update(self, online:list # The online modules
+              ):
+        "One EMA step towards `online` at `decay_at(steps)`, then one more step counted."
+        if self._tensors is None: self.start(online)
+        ema_update(self.copies, online, self.decay_at(self._steps), self._tensors)
+        self._steps += 1; self.steps += 1
+
+    def stop(self):
+        "After a run of updates: forget the cached tensor lists (a later fit may have moved or converted the model)."
+        self._tensors = self._steps = None
+
+    def train(self, mode:bool=True):
+        "The copies always stay in eval mode: they only follow the online weights."
+        super().train(mode); self.copies.eval()
+        return self
+
+    def __iter__(self): return iter(self.copies)
+    def extra_repr(self) -> str: return f"decay={self.decay:g}, warmup={self.warmup}, power={self.power:g}"
+
+# %% ../nbs/07_model.ipynb #ed0bf55d
+def upgrade_state_dict(sd:dict # A `CharmModel` state dict, maybe from before `EmaPathway`
+                      ) -> dict:
+    "`sd` with the keys of the old EMA layout (`momentum.N.*`, `momentum_steps`) renamed to `EmaPathway`'s (`ema.copies.N.*`, `ema.steps`)."
+    def new(k): return 'ema.steps' if k == 'momentum_steps' else 'ema.copies.' + k[9:] if k.startswith('momentum.') else k
+    return {new(k): v for k, v in sd.items()}
+
+class CharmModel(nn.Module):
+    "CHARM-Xray: backbone + spatial attention + EMA (momentum) pathway + rare memory bank + linear head."
+    def __init__(self,
+        arch:str=CharmConfig.arch,       # timm backbone name
         n_out:int=len(LABELS),                # Number of findings (outputs)
-        pretrained:bool|str=True,             # True: hub weights; path: local weights file; False: random init
-        attention:str|None='multiscale',      # 'multiscale', 'lka' or None
-        momentum:float=0.99,                  # EMA coefficient; 0 or None: no momentum pathway
-        bank_size:int=512,                    # Memory-bank capacity; 0: no bank
-        k:int=3,                              # Bank entries retrieved per image
-        threshold:float=0.2,                  # Rare if training prevalence <= threshold x the most frequent finding's
+        pretrained:bool|str=CharmConfig.pretrained,             # True: hub weights; path: local weights file; False: random init
+        attention:str|None=CharmConfig.attention,      # 'multiscale', 'lka' or None
+        ema_decay:float=CharmConfig.ema_decay, # EMA coefficient; 0 or None: no EMA pathway
+        ema_warmup:bool=CharmConfig.ema_warmup, # Ramp the EMA coefficient up over the first steps
+        ema_power:float=CharmConfig.ema_power,  # Warm-up power of the EMA coefficient
+        bank_size:int=CharmConfig.bank_size,                    # Memory-bank capacity; 0: no bank
+        k:int=CharmConfig.k,                              # Bank entries retrieved per image
+        threshold:float=CharmConfig.threshold,                  # Rare if training prevalence <= threshold x the most frequent finding's
         dropout:float=0.2,                    # Dropout before the classifier
-        use_ema_for_eval:bool=False,          # In eval mode, compute features with the momentum pathway
+        use_ema_for_eval:bool=CharmConfig.use_ema_for_eval,          # In eval mode, compute features with the EMA pathway
         body:nn.Module|None=None,             # A ready `Backbone` to use instead of creating `arch`
     ):
         super().__init__()
@@ -48,12 +131,7 @@ class CharmModel(nn.Module):
         nf = self.body.num_channels
         self.attention = attention_layer(attention, nf)
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.momentum, self.momentum_coef = None, float(momentum or 0.)
-        if momentum:
-            self.momentum = nn.ModuleList([copy.deepcopy(self.body), copy.deepcopy(self.attention)])
-            self.momentum.requires_grad_(False)
-        # EMA steps taken so far: a buffer, so a checkpoint resumes the warm-up where it was
-        self.register_buffer('momentum_steps', torch.zeros((), dtype=torch.long))
+        self.ema = EmaPathway(self.online(), ema_decay, ema_warmup, ema_power) if ema_decay else None
         # training prevalence per finding (NaN until a fit has seen the data) and the rare findings it implies: buffers,
         # so a checkpoint carries them and every later fit, evaluation and the bank agree on one rare set
         self.rare_threshold = threshold
@@ -81,45 +159,45 @@ class CharmModel(nn.Module):
 
     def clear_state(self):
         "Forget the per-batch tensors kept for the callbacks (features, retrieval, query ids)."
-        self.feats = self.momentum_feats = self.query_ids = self.retrieved_ids = None
+        self.feats = self.ema_feats = self.query_ids = self.retrieved_ids = None
 
     def online(self) -> list[nn.Module]:
-        "The online modules that the momentum pathway mirrors: `[body, attention]`."
+        "The online modules that the EMA pathway mirrors: `[body, attention]`."
         return [self.body, self.attention]
 
     def pathway(self, name:str='online') -> list[nn.Module]:
-        "The `[body, attention]` modules of the `'online'` or the `'momentum'` (EMA) pathway."
+        "The `[body, attention]` modules of the `'online'` or the `'ema'` pathway."
         if check_pathway(name) == 'online': return self.online()
-        if self.momentum is None:
-            raise CharmError("This model has no momentum pathway (it was trained with momentum=0): use pathway='online'.")
-        return list(self.momentum)
+        if self.ema is None:
+            raise CharmError("This model has no EMA pathway (it was trained with ema_decay=0): use pathway='online'.")
+        return list(self.ema)
 
     @property
     def eval_pathway(self) -> str:
-        "The pathway `forward` uses out of training: 'momentum' with `use_ema_for_eval` (when there is one), else 'online'."
-        return 'momentum' if self.use_ema_for_eval and self.momentum is not None else 'online'
+        "The pathway `forward` uses out of training: 'ema' with `use_ema_for_eval` (when there is one), else 'online'."
+        return 'ema' if self.use_ema_for_eval and self.ema is not None else 'online'
 
     def encode(self, x, pathway:str='online'):
-        "Pooled features of `x` from the `'online'` or the `'momentum'` pathway."
+        "Pooled features of `x` from the `'online'` or the `'ema'` pathway."
         body, att = self.pathway(pathway)
         return self.pool(att(body(x)))
 
     def forward(self, x):
         f = self.encode(x, 'online' if self.training else self.eval_pathway)
-        self.feats, self.momentum_feats = f, None
-        if self.training and self.momentum is not None:
-            with torch.no_grad(): self.momentum_feats = self.encode(x, 'momentum')
+        self.feats, self.ema_feats = f, None
+        if self.training and self.ema is not None:
+            with torch.no_grad(): self.ema_feats = self.encode(x, 'ema')
         if self.bank is not None:
             vals, sims, idx, mask = self.bank.retrieve(f, exclude_ids=self.query_ids if self.training else None)
             self.retrieved_ids = torch.where(mask, self.bank.ids[idx], -1)
             f = self.fusion(f, vals, sims, mask)
         return self.head(f)
 
-    def train(self, mode:bool=True):
-        "Set train/eval mode; the momentum pathway always stays in eval mode (it only follows the EMA)."
-        super().train(mode)
-        if self.momentum is not None: self.momentum.eval()
-        return self
+    def load_state_dict(self, state_dict:dict, strict:bool=True, assign:bool=False):
+        "`nn.Module.load_state_dict`, also for a state dict saved before `EmaPathway` (`upgrade_state_dict`)."
+        sd = upgrade_state_dict(state_dict)
+        if self.ema is None: sd.pop('ema.steps', None)          # old models registered the step count without a pathway
+        return super().load_state_dict(sd, strict=strict, assign=assign)
 
     @property
     def last_attention(self):
@@ -130,8 +208,8 @@ class CharmModel(nn.Module):
 class using_pathway:
     "Context: `model` in eval mode, its forward on `pathway`; its mode, `use_ema_for_eval` and per-batch state restored afterwards."
     def __init__(self, model:CharmModel, # The model to run
-                 pathway:str='online'):  # 'online' or 'momentum'
-        self.model, self.ema = model, check_pathway(pathway) == 'momentum'
+                 pathway:str='online'):  # 'online' or 'ema'
+        self.model, self.ema = model, check_pathway(pathway) == 'ema'
     def __enter__(self):
         self.training, self.was = self.model.training, self.model.use_ema_for_eval
         self.model.eval(); self.model.use_ema_for_eval = self.ema

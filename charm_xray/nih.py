@@ -106,7 +106,7 @@ def read_list(path:str|Path, # The NIH folder
 
 def subsample(df:pd.DataFrame, # Images with the `LABELS` columns
               n:int|None,      # Images to keep (None: all)
-              seed:int=42      # Random seed
+              seed:int=CharmConfig.seed      # Random seed
              ) -> pd.DataFrame:
     "A seeded random subset of `n` rows of `df` that keeps at least one positive of every finding present."
     if n is None or n >= len(df): return df
@@ -148,10 +148,10 @@ def _check_disjoint(named:dict):
 
 def nih_splits(df:pd.DataFrame,   # Output of `read_nih`
                path:str|Path,     # The NIH folder (for `train_val_list.txt` and `test_list.txt`)
-               valid_pct:float=0.1, # Fraction of the training images held out for validation (whole patients)
-               seed:int=42,       # Random seed for the hold-out and the subsample
+               valid_pct:float=CharmConfig.valid_pct, # Fraction of the training images held out for validation (whole patients)
+               seed:int=CharmConfig.seed,       # Random seed for the hold-out and the subsample
                n:int|None=None,   # Subsample the training split to `n` images (None: all)
-               split:str='official' # 'official': NIH's lists; 'paper': `paper_splits` (test = the held-out 20 %)
+               split:str=CharmConfig.split # 'official': NIH's lists; 'paper': `paper_splits` (test = the held-out 20 %)
               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     "Train, validation and test rows: test is `test_list.txt` (or the paper's held-out patients); validation a seeded patient-wise hold-out of the rest."
     if not 0 < valid_pct < 1: raise CharmError(f"valid_pct={valid_pct} must be between 0 and 1.")

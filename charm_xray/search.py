@@ -1,4 +1,4 @@
-"""`charm-search` runs the paper's momentum × k × threshold grid, one full two-stage run per combination, appending each finished run to `training_results.csv` at once; the table comes out in the paper's layout as Markdown and LaTeX.
+"""`charm-search` runs the paper's EMA decay (its momentum) × k × threshold grid, one full run per combination, appending each finished run to `training_results.csv` at once; the table comes out in the paper's layout as Markdown and LaTeX.
 
 Docs: https://charm-xray.github.io/charm-xray/search.html.md"""
 
@@ -21,7 +21,7 @@ __all__ = ['GRID_KEYS', 'RESULT_COLUMNS', 'parse_values', 'combo_key', 'grid', '
            'search', 'results_table']
 
 # %% ../nbs/15_search.ipynb #76605a4f
-GRID_KEYS = ['momentum', 'k', 'threshold']
+GRID_KEYS = ['ema_decay', 'k', 'threshold']
 RESULT_COLUMNS = GRID_KEYS + ['valid_mean_auc', 'valid_micro_auc', 'valid_rare_mean_auc', 'rare_findings',
                               'test_mean_auc', 'paper_auc', 'paper_heldout_auc', 'split', 'minutes', 'run', 'finished_at']
 "Columns of `training_results.csv`: `test_mean_auc` is on the official test list, `paper_*` on the paper's split; a grid fills one or the other."
@@ -34,13 +34,13 @@ def parse_values(s:str|list, # Comma-separated values ("0.99,0.999") or a list
     try: return [typ(v) for v in vals]
     except ValueError: raise CharmError(f"Cannot read {s!r} as comma-separated {typ.__name__} values.") from None
 
-def combo_key(momentum, k, threshold) -> str:
+def combo_key(ema_decay, k, threshold) -> str:
     "The name of a combination, also its run folder: `m0.99_k3_t0.2`."
-    return f"m{float(momentum):g}_k{int(k)}_t{float(threshold):g}"
+    return f"m{float(ema_decay):g}_k{int(k)}_t{float(threshold):g}"
 
-def grid(momentum:list, k:list, threshold:list) -> list[dict]:
-    "Every combination, momentum outermost (the paper's grouping)."
-    return [dict(momentum=m, k=kk, threshold=t) for m, kk, t in itertools.product(momentum, k, threshold)]
+def grid(ema_decay:list, k:list, threshold:list) -> list[dict]:
+    "Every combination, the EMA decay (the paper's momentum) outermost (the paper's grouping)."
+    return [dict(ema_decay=m, k=kk, threshold=t) for m, kk, t in itertools.product(ema_decay, k, threshold)]
 
 # %% ../nbs/15_search.ipynb #47f179e8
 def read_results(path:str|Path # `training_results.csv`
@@ -48,7 +48,7 @@ def read_results(path:str|Path # `training_results.csv`
     "The finished rows of a results file (empty if it doesn't exist); torn or incomplete lines are dropped."
     p = Path(path)
     if not p.exists() or p.stat().st_size == 0: return pd.DataFrame(columns=RESULT_COLUMNS)
-    try: df = pd.read_csv(p, on_bad_lines='skip')
+    try: df = pd.read_csv(p, on_bad_lines='skip').rename(columns={'momentum': 'ema_decay'})   # a file from before the rename
     except pd.errors.ParserError as e: raise CharmError(f"{p} is not a results file written by charm-search ({e}).") from None
     missing = [c for c in GRID_KEYS + ['valid_mean_auc', 'finished_at'] if c not in df.columns]
     if missing: raise CharmError(f"{p} lacks the column(s) {', '.join(missing)}: not a charm-search results file. "
@@ -86,13 +86,13 @@ def _results_row(cfg, combo, run_dir, test, t0):
                finished_at=datetime.now(timezone.utc).isoformat(timespec='seconds'))
     row['split'] = cfg.split
     if test and cfg.split == 'paper':
-        rep = evaluate(run_dir/'best.pth', split='paper', num_samples=-1, batch_size=cfg.test_bs)
+        rep = evaluate(run_dir/'best.pth', split='paper', num_samples=-1, test_bs=cfg.test_bs)
         row.update(paper_auc=rep['mean_auc'], paper_heldout_auc=rep['heldout_mean_auc'])
-    elif test: row['test_mean_auc'] = evaluate(run_dir/'best.pth', split='test', num_samples=-1, batch_size=cfg.test_bs)['mean_auc']
+    elif test: row['test_mean_auc'] = evaluate(run_dir/'best.pth', split='test', num_samples=-1, test_bs=cfg.test_bs)['mean_auc']
     return row
 
 def search(cfg:CharmConfig,           # Settings shared by every run (data, backbone, epochs, ...)
-           momentum:tuple=PAPER_GRID['momentum'], # EMA coefficients
+           ema_decay:tuple=PAPER_GRID['ema_decay'], # EMA coefficients (the paper's momentum)
            k:tuple=PAPER_GRID['k'],    # Bank entries read per image
            threshold:tuple=PAPER_GRID['threshold'], # Rarity thresholds
            out:str|Path='runs/search', # Folder for `training_results.csv`, the tables and one folder per run
@@ -101,7 +101,7 @@ def search(cfg:CharmConfig,           # Settings shared by every run (data, back
     "Run every combination not yet in `out/training_results.csv`, appending each row as soon as its run finishes."
     out = Path(out); csv = out/'training_results.csv'
     if rank_distrib() == 0: remove_stale_temps(out)                   # a row's temporary file left by a killed search
-    combos = grid(momentum, k, threshold)
+    combos = grid(ema_decay, k, threshold)
     done = finished_keys(read_results(csv))
     todo = [c for c in combos if combo_key(**c) not in done]
     rank0_print(f"Grid: {len(combos)} combinations, {len(combos) - len(todo)} already in {csv}, {len(todo)} to run.")
@@ -122,7 +122,7 @@ def search(cfg:CharmConfig,           # Settings shared by every run (data, back
 def results_table(df:pd.DataFrame,   # Rows from `read_results`
                   fmt:str='markdown' # 'markdown' or 'latex'
                  ) -> str:
-    "The grid as a table grouped by momentum, best validation mean-class AUC in bold."
+    "The grid as a table grouped by EMA decay (momentum), best validation mean-class AUC in bold."
     if fmt not in ('markdown', 'latex'): raise CharmError(f"Table format must be 'markdown' or 'latex', got {fmt!r}.")
     df = df.sort_values(GRID_KEYS).reset_index(drop=True)
     extra = [(c, name) for c, name in (('test_mean_auc', 'Mean AUC (official test list)'),
@@ -131,13 +131,13 @@ def results_table(df:pd.DataFrame,   # Rows from `read_results`
     best = df.valid_mean_auc.idxmax() if len(df) else None
     num = lambda v: '–' if v is None or pd.isna(v) else f"{float(v):.4f}"
     bold = (lambda s: f"**{s}**") if fmt == 'markdown' else (lambda s: f"\\textbf{{{s}}}")
-    head = ['Momentum', 'k', 'Threshold', 'Mean AUC (valid)', 'Rare-class AUC (valid)'] + [name for _, name in extra]
+    head = ['EMA decay (momentum)', 'k', 'Threshold', 'Mean AUC (valid)', 'Rare-class AUC (valid)'] + [name for _, name in extra]
     rows, prev = [], None
     for i, r in df.iterrows():
-        cells = [f"{r.momentum:g}" if r.momentum != prev else '', f"{int(r.k)}", f"{r.threshold:g}",
+        cells = [f"{r.ema_decay:g}" if r.ema_decay != prev else '', f"{int(r.k)}", f"{r.threshold:g}",
                  num(r.valid_mean_auc), num(r.get('valid_rare_mean_auc'))] + [num(r.get(c)) for c, _ in extra]
         if i == best: cells[3] = bold(cells[3])
-        rows.append((r.momentum != prev and prev is not None, cells)); prev = r.momentum
+        rows.append((r.ema_decay != prev and prev is not None, cells)); prev = r.ema_decay
     if fmt == 'markdown':
         lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * 3 + '---:|' * (len(head) - 3)]
         return '\n'.join(lines + ['| ' + ' | '.join(c) + ' |' for _, c in rows]) + '\n'

@@ -6,7 +6,7 @@ Docs: https://charm-xray.github.io/charm-xray/synthetic.html.md"""
 
 # %% ../nbs/01_synthetic.ipynb #b63132f8
 from __future__ import annotations
-import os, math, shutil, tempfile
+import os, math, shutil, tempfile, dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -229,7 +229,7 @@ def write_bbox_list(fn:str|Path,   # File to write (`BBox_List_2017.csv`)
 # %% ../nbs/01_synthetic.ipynb #b6d037c6
 def make_synthetic_nih(dest:str|Path,       # Folder to create (must be empty or absent)
                        n:int=600,           # Number of images
-                       size:int=256,        # Image side in pixels (NIH: 1024)
+                       size:int=CharmConfig.size,        # Image side in pixels (NIH: 1024)
                        seed:int=0,          # Random seed: same seed, same data
                        n_rgba:int=0,        # Images written as RGBA PNGs
                        n_16bit:int=0,       # Images written as 16-bit (`I;16`) PNGs
@@ -285,7 +285,7 @@ def charm_home() -> Path:
     return Path(os.environ.get('CHARM_XRAY_HOME', Path.home() / '.cache' / 'charm_xray'))
 
 def demo_data(n:int=600,   # Number of images
-              size:int=256, # Image side in pixels
+              size:int=CharmConfig.size, # Image side in pixels
               seed:int=0    # Random seed
              ) -> Path:
     "The synthetic NIH-format data set with these settings, built once into `charm_home()` and reused."
@@ -308,7 +308,8 @@ def tiny_config(out:str|Path|None=None, # Output folder (None: a new temporary f
                ) -> CharmConfig:
     "A CPU-sized `CharmConfig` on small synthetic NIH-format data, for tests, docs and quick checks."
     out = out or Path(tempfile.mkdtemp(prefix='charm-xray-'))/'run'
+    rates = ({'lr': 1e-3}, {'lr_min': 1e-4, 'lr': 1e-3})       # the paper's stages, one epoch each at fixed rates
+    stages = [dataclasses.replace(s, epochs=1, bs=32, **r) for s, r in zip(PAPER_STAGES, rates)]
     tiny = dict(data=str(demo_data(n=n_images, size=64)), out=str(out), arch='resnet18', pretrained=False, size=64,
-                bs1=32, bs2=32, stage1_epochs=1, stage1_lr=1e-3, stage2_epochs=1, stage2_lr_min=1e-4,
-                stage2_lr_max=1e-3, bank_size=64, num_workers=0, test_bs=32, patience=10)
+                stages=stages, bank_size=64, num_workers=0, test_bs=32, patience=10)
     return CharmConfig(**tiny).update(**kwargs)

@@ -1,4 +1,4 @@
-"""Stage 1 trains the new layers over a frozen backbone with BCE; stage 2 unfreezes everything and trains with the Asymmetric (or Focal) loss. The batch sizes and rates fit the size of the data, every epoch is checkpointed atomically, an interrupted run resumes, and a run that learned nothing says so.
+"""A run is a table of stages, trained in order; the paper's two are the default: the new layers over a frozen backbone with BCE, then everything unfrozen with the Asymmetric (or Focal) loss. The batch sizes and rates fit the size of the data, every epoch is checkpointed atomically, an interrupted run resumes, and a run that learned nothing says so.
 
 Docs: https://charm-xray.github.io/charm-xray/train.html.md"""
 
@@ -17,7 +17,7 @@ from fastai.callback.tracker import EarlyStoppingCallback
 from fastai.losses import BCEWithLogitsLossFlat
 from fastai.data.core import DataLoaders
 from fastai.torch_core import set_seed, rank_distrib, distrib_barrier
-from .core import LABELS, CharmConfig, CharmError, PAPER_RECIPE, durable_write, error_text, remove_stale_temps, check_writable, RunLock
+from .core import LABELS, CharmConfig, CharmError, TrainStage, PAPER_RECIPE, durable_write, error_text, remove_stale_temps, check_writable, RunLock
 from .data import dataloaders_from_config, class_stats, plot_class_stats, check_nih_folder, cache_manifest, verify_cache, bad_cache_error
 from .losses import get_loss
 from .metrics import per_class_auc, per_finding, mean_class_auc, micro_auc, choose_thresholds, fit_temperature, apply_temperature
@@ -40,8 +40,8 @@ BATCH_FLOOR = 32
 SMALL_DATA = 5_000
 "Training images below which the `auto` recipe uses measured default rates (`SMALL_RATES`) instead of `lr_find`."
 
-SMALL_RATES = dict(stage1_lr=5e-3, stage2_lr_min=1e-4, stage2_lr_max=5e-3)
-"The `auto` recipe's rates below `SMALL_DATA`: fastai `fine_tune`'s shape (then `slice(base/100, base/2)`) at base 1e-2, frozen stage at base/2; chosen over fine_tune's own 2e-3 on two synthetic generators (benchmarks/small_data_result.md)."
+SMALL_RATES = dict(frozen=dict(lr=5e-3), unfrozen=dict(lr_min=1e-4, lr=5e-3))
+"The `auto` recipe's rates below `SMALL_DATA`, for a frozen and an unfrozen stage: fastai `fine_tune`'s shape (then `slice(base/100, base/2)`) at base 1e-2, frozen stage at base/2; chosen over fine_tune's own 2e-3 on two synthetic generators (benchmarks/small_data_result.md)."
 
 def _batch_size(n_train:int, paper_bs:int, min_steps:int, floor:int=BATCH_FLOOR) -> int:
     "The paper's batch size if an epoch keeps `min_steps` optimizer steps, else the largest power of two that does (>= `floor`)."
@@ -57,57 +57,64 @@ def lr_find_iters(n_train:int, # Training images
     "`lr_find`'s iterations: one epoch's steps, between `fewest` and fastai's 100, so that it never costs more than an epoch of a large run."
     return int(np.clip(n_train // max(bs, 1), fewest, most))
 
-def choose_recipe(cfg:CharmConfig, # The run's configuration; its unset (None) batch sizes and rates get filled
+def _stage_recipe(s:TrainStage, n:int, n_train:int, auto:bool, min_steps:int) -> tuple[dict, list[str]]:
+    "The unset batch and rates of stage `n` (`s`), and why: the paper's for its kind (frozen or not), or what fits `n_train` images."
+    fill, why, kind = {}, [], 'frozen' if s.frozen else 'unfrozen'
+    paper, small = PAPER_RECIPE[kind], auto and n_train < SMALL_DATA
+    if s.bs is None:
+        bs = fill['bs'] = _batch_size(n_train, paper['bs'], min_steps) if auto else paper['bs']
+        why.append(f"stage {n} batch {bs}: " + ("the paper's" if bs == paper['bs'] else
+                   f"the paper's {paper['bs']} would leave {n_train // paper['bs']} optimizer steps per epoch on {n_train:,} training "
+                   f"images; {bs} gives {n_train // bs}" + (f" (at least {min_steps} wanted)" if n_train // bs >= min_steps
+                   else f" (smallest batch {BATCH_FLOOR}: smaller ones keep the CPU or GPU idle)")))
+    if s.frozen:
+        if s.lr is None and s.lr_min is not None: fill['lr'] = s.lr_min
+        elif s.lr is None and small:
+            fill['lr'] = SMALL_RATES['frozen']['lr']
+            why.append(f"stage {n} rate {fill['lr']:g}: half of the unfrozen stages' base (on {n_train:,} < {SMALL_DATA:,} "
+                       "training images lr_find would cost more than it tells)")
+        return fill, why
+    if s.lr is None and s.lr_min is None:
+        if not auto or n_train >= FULL_DATA:
+            fill.update(lr_min=paper['lr_min'], lr=paper['lr'])
+            why.append(f"stage {n} rates slice({paper['lr_min']:g}, {paper['lr']:g}): the paper's" + ('' if not auto else f" ({n_train:,} training images >= {FULL_DATA:,})"))
+        elif small:
+            fill.update(lr_min=SMALL_RATES['unfrozen']['lr_min'], lr=SMALL_RATES['unfrozen']['lr'])
+            why.append(f"stage {n} rates slice({fill['lr_min']:g}, {fill['lr']:g}): fastai fine_tune's "
+                       f"shape, slice(base/100, base/2), at base 1e-2 (benchmarks/small_data_result.md)")
+        else: why.append(f"stage {n} rates from lr_find: the paper's slice({paper['lr_min']:g}, {paper['lr']:g}) is tuned for the full 86,524-image list "
+                         f"and barely moves a model trained on {n_train:,} images")
+    elif s.lr is None: fill['lr'] = s.lr_min                  # only the backbone's rate given: the same for the new layers
+    elif s.lr_min is None: fill['lr_min'] = s.lr / 10         # only the new layers' rate: a tenth of it for the backbone
+    return fill, why
+
+def choose_recipe(cfg:CharmConfig, # The run's configuration; its stages' unset (None) batch sizes and rates get filled
                   n_train:int      # Training images (after the validation hold-out)
                  ) -> tuple[CharmConfig, list[str]]: # The filled configuration, and why each value was chosen
-    "Fill unset batch sizes and rates from the recipe and the number of training images (rates may stay None: `lr_find`)."
-    fill, why, auto = {}, [], cfg.recipe == 'auto'
-    for key, stage in (('bs1', 1), ('bs2', 2)):
-        if getattr(cfg, key) is not None: continue
-        paper = PAPER_RECIPE[key]
-        bs = _batch_size(n_train, paper, cfg.min_steps) if auto else paper
-        fill[key] = bs
-        why.append(f"stage {stage} batch {bs}: " + ("the paper's" if bs == paper else
-                   f"the paper's {paper} would leave {n_train // paper} optimizer steps per epoch on {n_train:,} training "
-                   f"images; {bs} gives {n_train // bs}" + (f" (at least {cfg.min_steps} wanted)" if n_train // bs >= cfg.min_steps
-                   else f" (smallest batch {BATCH_FLOOR}: smaller ones keep the CPU or GPU idle)")))
-    small = auto and n_train < SMALL_DATA
-    if cfg.stage1_lr is None and small:
-        fill['stage1_lr'] = SMALL_RATES['stage1_lr']
-        why.append(f"stage 1 rate {SMALL_RATES['stage1_lr']:g}: half of the stage-2 base (on {n_train:,} < {SMALL_DATA:,} "
-                   "training images lr_find would cost more than it tells)")
-    if cfg.stage2_lr_min is None and cfg.stage2_lr_max is None:
-        if not auto or n_train >= FULL_DATA:
-            fill.update(stage2_lr_min=PAPER_RECIPE['stage2_lr_min'], stage2_lr_max=PAPER_RECIPE['stage2_lr_max'])
-            why.append("stage 2 rates slice(2e-5, 8e-5): the paper's" + ('' if not auto else f" ({n_train:,} training images >= {FULL_DATA:,})"))
-        elif small:
-            fill.update(stage2_lr_min=SMALL_RATES['stage2_lr_min'], stage2_lr_max=SMALL_RATES['stage2_lr_max'])
-            why.append(f"stage 2 rates slice({SMALL_RATES['stage2_lr_min']:g}, {SMALL_RATES['stage2_lr_max']:g}): fastai fine_tune's "
-                       f"shape, slice(base/100, base/2), at base 1e-2 (benchmarks/small_data_result.md)")
-        else: why.append(f"stage 2 rates from lr_find: the paper's slice(2e-5, 8e-5) is tuned for the full 86,524-image list "
-                         f"and barely moves a model trained on {n_train:,} images")
-    elif cfg.stage2_lr_min is None or cfg.stage2_lr_max is None:
-        lr = cfg.stage2_lr_max or cfg.stage2_lr_min
-        if cfg.stage2_lr_min is None: fill['stage2_lr_min'] = lr / 10     # only the unset one (update takes None literally)
-        else: fill['stage2_lr_max'] = lr
-    return cfg.update(**fill), why
+    "Fill each stage's unset batch size and rates from the recipe, the stage's kind (frozen or not) and the number of training images (rates may stay None: `lr_find`)."
+    stages, why = [], []
+    for n, s in enumerate(cfg.stages, 1):
+        fill, w = _stage_recipe(s, n, n_train, cfg.recipe == 'auto', cfg.min_steps)
+        stages.append(dataclasses.replace(s, **fill)); why += w
+    return cfg.update(stages=stages), why
 
 # %% ../nbs/13_train.ipynb #f5109ade
-def training_warnings(stage1_auc:float|None, # Best validation mean AUC of stage 1 (None: unknown)
-                      stage2_auc:float|None, # Best validation mean AUC after stage 2
+def training_warnings(before_auc:float|None, # Best validation mean AUC of the stage before the last (None: unknown, or one stage)
+                      final_auc:float|None,  # Best validation mean AUC after the last stage
+                      last:int=2,            # The last stage's number, for the message
                       chance_margin:float=0.05 # Within this of 0.5 counts as chance
                      ) -> list[str]:
-    "Warnings for a run that did not learn: stage 2 no better than stage 1, or validation AUC near or below chance."
+    "Warnings for a run that did not learn: the last stage no better than the one before, or validation AUC near or below chance."
     out = []
-    if stage2_auc is None or not np.isfinite(stage2_auc): return ["no validation AUC could be computed: is the validation split empty?"]
-    if stage2_auc < 0.5 + chance_margin:                  # below chance is no better: a model that ranks backwards has not learned either
-        where = "below" if stage2_auc <= 0.5 - chance_margin else "near"
-        out.append(f"validation mean AUC {stage2_auc:.3f} is {where} chance (0.5): the model has not learned. Check the data, "
-                   "use pretrained weights, more epochs, or larger rates (--stage1-lr, --stage2-lr-max).")
-    if stage1_auc is not None and np.isfinite(stage1_auc) and stage2_auc <= stage1_auc:
-        out.append(f"stage 2 did not improve on stage 1 (best validation mean AUC {stage2_auc:.3f} vs {stage1_auc:.3f}): "
-                   "its rates or epochs do not suit this data. Try --stage2-lr-max from lr_find, more --stage2-epochs, "
-                   "or a smaller --bs2.")
+    if final_auc is None or not np.isfinite(final_auc): return ["no validation AUC could be computed: is the validation split empty?"]
+    if final_auc < 0.5 + chance_margin:                  # below chance is no better: a model that ranks backwards has not learned either
+        where = "below" if final_auc <= 0.5 - chance_margin else "near"
+        out.append(f"validation mean AUC {final_auc:.3f} is {where} chance (0.5): the model has not learned. Check the data, "
+                   "use pretrained weights, more epochs, or larger rates (each stage's lr in --stages; --stage1-lr, --stage2-lr-max).")
+    if before_auc is not None and np.isfinite(before_auc) and final_auc <= before_auc:
+        out.append(f"stage {last} did not improve on stage {last - 1} (best validation mean AUC {final_auc:.3f} vs {before_auc:.3f}): "
+                   f"its rates or epochs do not suit this data. Try its lr from lr_find, more epochs, or a smaller batch "
+                   f"(stage {last}'s lr, epochs, bs in --stages).")
     return out
 
 def _shout(msgs):
@@ -136,7 +143,7 @@ def check_run_inputs(cfg:CharmConfig # The run's configuration (values already v
     check_writable(cfg.out, '--out', folder=True)      # a file in the way, a read-only or virtual file system
 
 # %% ../nbs/13_train.ipynb #2b0ab667
-RUN_FILES = ('last.pth', 'best.pth', 'best_stage1.pth', 'best_stage2.pth', 'results.json', 'results_test.json', 'class_stats.csv')
+RUN_FILES = ('last.pth', 'best.pth', 'best_stage*.pth', 'results.json', 'results_test.json', 'class_stats.csv')
 "What a run leaves in its folder: a new run refuses a folder holding any of them unless it resumes or overwrites."
 
 _HELD = set()   # the run folders this process holds: a nested claim (charm-demo around its train) is free
@@ -144,7 +151,7 @@ _HELD = set()   # the run folders this process holds: a nested claim (charm-demo
 def _check_fresh(out:Path, resume:bool, overwrite:bool, flag:str, how:tuple):
     "A new run (or a resume without a `last.pth`) refuses a folder holding another run's files, unless `overwrite` (then they are removed first)."
     if resume and (out/'last.pth').exists(): return
-    old = [f for f in RUN_FILES if (out/f).exists()]
+    old = [f.name for pat in RUN_FILES for f in sorted(out.glob(pat))]   # one best_stageN.pth per stage
     if not old: return
     if not overwrite:
         cont, again = how
@@ -186,25 +193,26 @@ def _lr_text(lr): return f"slice({lr.start:.2g}, {lr.stop:.2g})" if isinstance(l
 @dataclasses.dataclass
 class Stage:
     "One stage of a `TrainingRun`, set up for its `fit_one_cycle`: the learner (frozen or not, its loss and batch), the epochs, the rate, and the callbacks that checkpoint, log and resume it."
-    n:int              # 1 (frozen, BCE) or 2 (unfrozen, ASL/Focal)
+    n:int              # Its number in the run's table of stages, from 1
     learn:CharmLearner # The run's learner, set up for this stage
     epochs:int         # `fit_one_cycle`'s epochs
     lr:float|slice     # Its learning rate (a slice: lower rates for the earlier layer groups)
     cbs:list           # Checkpoints, early stopping, history; a resumed stage's optimizer state and skipped epochs; DDP, accumulation
     start_epoch:int=0  # Epochs finished in an earlier session (skipped by the `SkipEpochs` in `cbs`)
+    frozen:bool=True   # The backbone frozen (only the new layers train) or not
 
     def fit(self, cbs:list=() # More callbacks for this fit (a `TimeBudget`)
            ) -> CharmLearner:
-        "What the notebooks' stage cells show: `freeze` (stage 1) or `unfreeze` (stage 2), then `fit_one_cycle` with the stage's callbacks."
+        "What the notebooks' stage cells show: `freeze` (a frozen stage) or `unfreeze`, then `fit_one_cycle` with the stage's callbacks."
         learn = self.learn
-        if self.n == 1: learn.freeze()
+        if self.frozen: learn.freeze()
         else: learn.unfreeze()
         learn.fit_one_cycle(self.epochs, self.lr, cbs=self.cbs + list(cbs))
         return learn
 
 # %% ../nbs/13_train.ipynb #20474a7e
 class TrainingRun:
-    "A two-stage run on disk: data, learner, recipe and resume state; `stage(n)` sets up each stage as a `Stage`, `finish()` writes the outputs."
+    "A run of the configuration's stages on disk: data, learner, recipe and resume state; `stage(n)` sets up each stage as a `Stage`, `finish()` writes the outputs."
     def __init__(self,
         cfg:CharmConfig,   # The run's configuration (unset batch sizes and rates are chosen by `choose_recipe`)
         resume:bool=False, # Continue from `cfg.out/last.pth` if it exists
@@ -214,18 +222,29 @@ class TrainingRun:
         cfg, self.state = self._open(cfg, resume)
         set_seed(cfg.seed)
         self.info = self.state['info'] if self.state else {}
-        self.done_stage = 2 if self.info.get('finished') else self.info.get('stage', 1) - 1
+        # stages finished: all of them when the run is marked finished (old checkpoints also wrote stage=3), else those before `stage`
+        self.done = len(cfg.stages) if self.info.get('finished') else self.info.get('stage', 1) - 1
+        first = cfg.stages[0]
         with rank0_first():                                  # rank 0 may create the synthetic data or download weights
-            dls = dataloaders_from_config(cfg, cfg.bs1 or PAPER_RECIPE['bs1'])
+            dls = dataloaders_from_config(cfg, first.bs or PAPER_RECIPE['frozen' if first.frozen else 'unfrozen']['bs'])
             self.n_train = len(dls.train.items)
             self.cfg = self._recipe(cfg)
-            self.dls = with_batch_size(dls, self.local_bs[1])
+            self.dls = with_batch_size(dls, self.local_bs[0])
             self.learn = learner_from_config(self.cfg, self.dls, pretrained=False if self.state else None,
-                                             loss_func=BCEWithLogitsLossFlat(), path=self.out)
+                                             loss_func=get_loss(first.loss), path=self.out)
         if self.state is not None: self.learn.model.load_state_dict(self.state['model'])
-        self.stage1_auc, self._ckpt, self.results = self.info.get('stage1_best'), None, None
-        self.check_memory = None     # try a stage-2 step before training (None: on a GPU only)
+        self.best = self._bests(self.info)                   # best validation mean AUC of each finished stage
+        self._ckpt, self.results = None, None
+        self.check_memory = None     # try an unfrozen stage's step before training (None: on a GPU only)
         self.ddp = data_parallel(self.learn)
+
+    @property
+    def stages(self) -> list[TrainStage]: "The run's table of stages, filled by the recipe."; return self.cfg.stages
+
+    def _bests(self, info):
+        "The stages' best AUCs stored in a checkpoint's `info` (`stage_best`; before the table: `stage1_best`)."
+        if 'stage_best' in info: return list(info['stage_best'])
+        return [info['stage1_best']] if info.get('stage1_best') is not None else []
 
     def _open(self, cfg, resume):
         "The output folder, and the configuration and checkpoint to continue (`reconcile_resume`); a fresh run's folder loses an old history, a resumed one gets the history stored in `last.pth`."
@@ -243,9 +262,10 @@ class TrainingRun:
         cfg, why = choose_recipe(cfg, self.n_train)       # global batch sizes: the same choice on any number of GPUs
         if why: rank0_print(f"Recipe '{cfg.recipe}' for {self.n_train:,} training images:\n  " + '\n  '.join(why))
         rank0_print("Configuration:\n  " + yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False).strip().replace('\n', '\n  '))
-        self.local_bs = {n: per_process(getattr(cfg, f'bs{n}'), self.world_size, f'bs{n}') for n in (1, 2)}   # an uneven split fails here
+        self.local_bs = [per_process(s.bs, self.world_size, f'stages[{i}].bs') for i, s in enumerate(cfg.stages)]   # an uneven split fails here
         if self.world_size > 1: rank0_print(f"{self.world_size} processes ({'GPUs, NCCL' if torch.cuda.is_available() else 'CPUs, gloo'}): "
-                                            f"global batches {cfg.bs1} then {cfg.bs2}, {self.local_bs[1]} then {self.local_bs[2]} images per process and step")
+                                            f"global batches {', then '.join(str(s.bs) for s in cfg.stages)}; "
+                                            f"{', then '.join(map(str, self.local_bs))} images per process and step")
         if self.rank == 0: cfg.save(self.out/'config.yaml')
         return cfg
 
@@ -258,62 +278,69 @@ class TrainingRun:
         rank0_print(f"Stage {n}: lr_find suggests {lr:.2g}")
         return lr
 
-    def _end_stage1(self):
-        "Stage 1 is over: record its best AUC and mark it done in `last.pth` before stage 2 starts."
+    def _record_best(self, n:int):
+        "Keep stage `n`'s best validation AUC (its `CharmCheckpoint`'s, or the one a resumed checkpoint stored) in `self.best`."
         best = self._ckpt.best if self._ckpt is not None else self.info.get('best')
-        self.stage1_auc = None if best is None else float(best)
-        hist = self.out/'history.csv'
-        save_checkpoint(self.out/'last.pth', self.learn, self.cfg, with_opt=False, stage=2, epoch=0, stage1_best=self.stage1_auc,
-                        history=hist.read_text() if hist.exists() else None)
-        self.info, self.state, self.done_stage = {}, None, 1
+        self.best = self.best[:n - 1] + [None] * (n - 1 - len(self.best)) + [None if best is None else float(best)]
 
-    def _stage2_batch(self):
-        "Stage 2's loss, the unfrozen model, and its batch: the per-process batch if a step fits in memory, else a smaller one with gradient accumulation."
-        learn = self.learn
-        learn.loss_func = get_loss(self.cfg.stage2_loss); learn.unfreeze()
-        check = self.check_memory if self.check_memory is not None else self.dls.device.type == 'cuda'
-        fit, accum = accumulated_batch(learn, self.local_bs[2], self.cfg.size, self.world_size, check)
-        learn.dls = with_batch_size(self.dls, fit)
+    def _end_stage(self, n:int):
+        "Stage `n` is over: record its best AUC and mark stage `n + 1` as next in `last.pth` before it starts."
+        self._record_best(n)
+        hist = self.out/'history.csv'
+        save_checkpoint(self.out/'last.pth', self.learn, self.cfg, with_opt=False, stage=n + 1, epoch=0, stage_best=self.best,
+                        history=hist.read_text() if hist.exists() else None)
+        self.info, self.state, self.done = {}, None, n
+
+    def _set_up(self, n:int):
+        "Stage `n`'s loss, frozen or not, and batch: an unfrozen stage's per-process batch if a step fits in memory, else a smaller one with gradient accumulation."
+        s, learn = self.stages[n - 1], self.learn
+        learn.loss_func = get_loss(s.loss)
+        if s.frozen: learn.freeze(); fit, accum = self.local_bs[n - 1], None
+        else:
+            learn.unfreeze()
+            check = self.check_memory if self.check_memory is not None else self.dls.device.type == 'cuda'
+            fit, accum = accumulated_batch(learn, self.local_bs[n - 1], self.cfg.size, self.world_size, check, stage=n)
+        if n > 1: learn.dls = with_batch_size(self.dls, fit)     # the first stage keeps the loaders the learner was made with
         return accum
 
-    def stage(self, n:int # 1 (frozen, BCE) or 2 (unfrozen, ASL/Focal)
+    def _lr(self, n:int):
+        "Stage `n`'s rate: its own (a slice for an unfrozen stage or a given `lr_min`), or `lr_find`'s."
+        s = self.stages[n - 1]
+        if s.lr is not None: return s.lr if s.lr_min is None else slice(s.lr_min, s.lr)
+        if s.frozen: return self._lr_find(n)
+        top = float(np.clip(self._lr_find(n), 1e-5, 3e-3))
+        return slice(top / 10, top)
+
+    def stage(self, n:int # The stage's number in `cfg.stages`, from 1
              ) -> Stage|None:
         "Set up stage `n` (its loss, frozen or not, its batch and rate) and return it, or None if an earlier session finished it."
-        cfg, learn = self.cfg, self.learn
-        if self.done_stage >= n:
+        cfg, learn, s = self.cfg, self.learn, self.stages[n - 1]
+        if self.done >= n:
             rank0_print(f"Stage {n} finished in an earlier session: skipped."); return None
-        if n == 2 and self.done_stage < 1: self._end_stage1()
+        if n > 1 and self.done < n - 1: self._end_stage(n - 1)
         info = self.info
         resumed = info.get('stage') == n
         start_epoch = info.get('epoch', 0) if resumed else 0
-        epochs = cfg.stage1_epochs if n == 1 else cfg.stage2_epochs
-        if start_epoch >= epochs:
-            rank0_print(f"Stage {n}: all {epochs} epochs were done in an earlier session."); return None
-        if n == 1: learn.freeze(); accum = None
-        else: accum = self._stage2_batch()
+        if start_epoch >= s.epochs:
+            rank0_print(f"Stage {n}: all {s.epochs} epochs were done in an earlier session."); return None
+        accum = self._set_up(n)
         learn.opt = None                                     # a fresh optimizer; a resumed stage's state comes back in `cbs`
-        if resumed and 'lr' in info: lr = _lr_from(info['lr'])
-        elif n == 1: lr = cfg.stage1_lr or self._lr_find(1)
-        elif cfg.stage2_lr_max is not None: lr = slice(cfg.stage2_lr_min, cfg.stage2_lr_max)
-        else:
-            top = float(np.clip(self._lr_find(2), 1e-5, 3e-3))
-            lr = slice(top / 10, top)
+        lr = _lr_from(info['lr']) if resumed and 'lr' in info else self._lr(n)
         self._ckpt = CharmCheckpoint(self.out, cfg, n, lr=_lr_value(lr), best=info.get('best') if resumed else None)
         cbs = [self._ckpt, EarlyStoppingCallback(monitor='mean_auc', patience=cfg.patience),
                ResumableCSVLogger(self.out/'history.csv', n, start_epoch)]
         if self.state is not None and self.state.get('opt') is not None: cbs.append(RestoreOptimizer(self.state['opt']))
         if start_epoch: cbs.append(SkipEpochs(start_epoch))       # fastai's `fit(start_epoch=...)`, trackers included
         cbs += [cb for cb in (self.ddp, accum) if cb is not None]
-        what = f"frozen backbone, BCE, batch {cfg.bs1}" if n == 1 else f"unfrozen, {cfg.stage2_loss.upper()}, batch {cfg.bs2}"
-        rank0_print(f"Stage {n}: {what}, lr {_lr_text(lr)}, {epochs} epochs" +
+        rank0_print(f"Stage {n}: {'frozen backbone' if s.frozen else 'unfrozen'}, {s.loss.upper()}, batch {s.bs}, lr {_lr_text(lr)}, {s.epochs} epochs" +
               (f" (resuming after epoch {start_epoch})" if start_epoch else ''))
-        return Stage(n, learn, epochs, lr, cbs, start_epoch)
+        return Stage(n, learn, s.epochs, lr, cbs, start_epoch, frozen=s.frozen)
 
-    def fit(self, cbs:list=() # More callbacks for both stages (a `TimeBudget`)
+    def fit(self, cbs:list=() # More callbacks for every stage (a `TimeBudget`)
            ) -> CharmLearner:
-        "Both stages (`Stage.fit`), skipping what an earlier session finished, then `finish()`: the learner with the best stage-2 weights."
+        "Every stage in order (`Stage.fit`), skipping what an earlier session finished, then `finish()`: the learner with the last stage's best weights."
         try:
-            for n in (1, 2):
+            for n in range(1, len(self.stages) + 1):
                 if stage := self.stage(n): stage.fit(cbs)
         except CharmError as e:                               # a film found unreadable mid-epoch (maybe in a DataLoader worker)
             msg = error_text(e)
@@ -326,33 +353,35 @@ class TrainingRun:
         return self.finish()
 
     def finish(self) -> CharmLearner:
-        "Load the best stage-2 weights, save `best.pth`, `results.json` and the plots, and warn if the run did not learn."
-        out, learn = self.out, self.learn
-        if self.done_stage >= 2:
+        "Load the last stage's best weights, save `best.pth`, `results.json` and the plots, mark `last.pth` finished, and warn if the run did not learn."
+        out, learn, last = self.out, self.learn, len(self.stages)
+        if self.done >= last:
             rank0_print(f"The run in {out} has already finished; its results are in {out/'results.json'}.")
             learn.model.load_state_dict(load_checkpoint(out/'best.pth')['model'])
             return learn
-        if (out/'best_stage2.pth').exists(): learn.model.load_state_dict(load_checkpoint(out/'best_stage2.pth')['model'])
-        save_checkpoint(out/'last.pth', learn, self.cfg, with_opt=False, stage=3, epoch=0, finished=True)
+        if (out/f'best_stage{last}.pth').exists(): learn.model.load_state_dict(load_checkpoint(out/f'best_stage{last}.pth')['model'])
+        self._record_best(last)
+        before = self.best[last - 2] if last > 1 else None
+        save_checkpoint(out/'last.pth', learn, self.cfg, with_opt=False, finished=True, stage_best=self.best)
         # rank 0 evaluates the whole validation split and writes the outputs once; the others wait for it
         if self.rank == 0:
-            with single_process(): self.results = _save_outputs(learn, self.cfg, out, self.stage1_auc, self.world_size)
+            with single_process(): self.results = _save_outputs(learn, self.cfg, out, before, self.world_size, self.best)
         distrib_barrier()
-        self.done_stage = 2
+        self.done = last
         return learn
 
 # %% ../nbs/13_train.ipynb #ba0e2ddb
 def train(cfg:CharmConfig,   # The run's configuration
           resume:bool=False, # Continue from `cfg.out/last.pth` if it exists
-          cbs:list=(),       # More callbacks for both stages' fits
+          cbs:list=(),       # More callbacks for every stage's fit
           overwrite:bool=False # Start again in a `cfg.out` that holds a run (its checkpoints and results are removed)
          ) -> CharmLearner:
-    "Two-stage CHARM-Xray training with per-epoch atomic checkpoints, one run per folder (`run_folder`); returns the learner with the best stage-2 weights."
+    "CHARM-Xray training, stage by stage (`cfg.stages`: the paper's two by default), with per-epoch atomic checkpoints, one run per folder (`run_folder`); returns the learner with the last stage's best weights."
     check_run_inputs(cfg)                                      # before the folder is made
     with run_folder(cfg.out, resume, overwrite): return TrainingRun(cfg, resume=resume).fit(cbs)
 
 # %% ../nbs/13_train.ipynb #3d018d01
-def _save_outputs(learn, cfg, out, stage1_auc, world_size=1):
+def _save_outputs(learn, cfg, out, before_auc, world_size=1, stage_best=()):
     "Save best.pth (with decision thresholds fitted on validation), results.json and the plots; print the warnings of a run that did not learn."
     plots = out/'plots'; plots.mkdir(exist_ok=True)
     probs, targs = learn.get_preds(dl=learn.dls.valid)
@@ -362,13 +391,13 @@ def _save_outputs(learn, cfg, out, stage1_auc, world_size=1):
                n_images=len(t), mean_auc=float(mean_class_auc(t, p)), micro_auc=float(micro_auc(t, p)),
                rare_mean_auc=float(np.nanmean(aucs[rare])) if rare.any() and np.isfinite(aucs[rare]).any() else None,
                per_class=per_finding(aucs),
-               rare_findings=[l for l, r in zip(LABELS, rare) if r], stage1_mean_auc=stage1_auc, world_size=world_size)
-    res['warnings'] = training_warnings(stage1_auc, res['mean_auc'])
+               rare_findings=[l for l, r in zip(LABELS, rare) if r], stage_best_auc=list(stage_best), world_size=world_size)
+    res['warnings'] = training_warnings(before_auc, res['mean_auc'], last=len(cfg.stages))
     # decisions are fitted on the validation split only, never on a test split
     T = fit_temperature(t, p) if cfg.temperature_scaling else None
     thr = choose_thresholds(t, apply_temperature(p, T) if T else p, method=cfg.threshold_method)
     res.update(thresholds=per_finding(thr), threshold_method=cfg.threshold_method, temperature=T)
-    save_checkpoint(out/'best.pth', learn, cfg, with_opt=False, stage=2, valid_mean_auc=res['mean_auc'],
+    save_checkpoint(out/'best.pth', learn, cfg, with_opt=False, finished=True, valid_mean_auc=res['mean_auc'],
                     valid_micro_auc=res['micro_auc'], thresholds=res['thresholds'], threshold_method=cfg.threshold_method,
                     temperature=T)
     durable_write(out/'results.json', json.dumps(res, indent=2))
