@@ -69,7 +69,7 @@ def is_test(cell) -> bool:
     except SyntaxError: return True
     return any(not isinstance(s, (ast.Import, ast.ImportFrom)) for s in tree.body)
 
-def run_notebook(fn, skip_flags:list, force_flags:list, env:dict, cell_timeout:int=600) -> dict:
+def run_notebook(fn, skip_flags:list, force_flags:list, env:dict, cell_timeout:int=1800) -> dict:
     "Execute one notebook as nbdev-test does; what ran, what was skipped (and why), the error if any."
     from execnb.shell import CaptureShell
     from fastcore.xtras import str2bool, working_directory
