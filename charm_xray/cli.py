@@ -497,10 +497,10 @@ def charm_demo(argv:list|None=None # Arguments (default: the command line)
     _plain_progress()
     from charm_xray.train import run_folder
     again = shlex.join(['charm-demo', *(argv if argv is not None else sys.argv[1:]), '--overwrite'])
-    with run_folder(a.out, overwrite=a.overwrite, flag='--out', how=(None, again)): _demo(a)
+    with run_folder(a.out, overwrite=a.overwrite, flag='--out', how=(None, again)): _demo(a, argv)
 
-def _demo(a):
-    "The demo's run, evaluation and report, in the folder `charm_demo` holds."
+def _demo(a, argv:list|None=None):
+    "The demo's run, evaluation and report, in the folder `charm_demo` holds; `argv` as `charm_demo` was given it."
     from charm_xray.train import train
     from charm_xray.evaluate import evaluate, format_report, report_json
     t0 = time.time()
