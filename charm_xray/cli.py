@@ -456,7 +456,7 @@ def charm_export(argv:list|None=None # Arguments (default: the command line)
 
 # %% ../nbs/17_cli.ipynb #181ddbd8
 def demo_config(out:str='runs/demo', # Output folder
-                size:int=112,        # Image size (the whole demo: 61 s at 112 px on a 2-core CPU, benchmarks/demo_result.md)
+                size:int=112,        # Image size (the whole demo: 65 s at 112 px on a 2-core CPU, benchmarks/demo_result.md)
                 n:int=600,           # Synthetic images
                ) -> CharmConfig:
     "The configuration `charm-demo` trains with: EfficientNet-Lite0 with real ImageNet weights, short stages, CPU-sized."
