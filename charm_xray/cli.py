@@ -221,7 +221,7 @@ def charm_train(argv:list|None=None # Arguments (default: the command line)
             last = Path(cfg.out)/'last.pth'
             saved = f"the last finished epoch is in {last}" if last.exists() else "no epoch had finished"
             raise stop.interrupt(e, f"{saved}; continue with: {_continue_command(args, argv, cfg)}") from None
-        if rank0 and args.report:
+        if int(os.environ.get('RANK', 0)) == 0 and args.report:   # one report, by the first process
             from charm_xray.report import train_report
             from charm_xray.distributed import single_process
             with single_process(): print(f"Report: {train_report(run.out, command=shlex.join(['charm-train', *argv]))}")
@@ -290,7 +290,7 @@ def charm_test(argv:list|None=None # Arguments (default: the command line)
     p.add_argument('--reliability', help="Save the reliability diagram to this PNG (default: reliability_SPLIT.png beside the checkpoint)")
     p.add_argument('--report', help="Write the report page here (default: report_SPLIT.html beside the checkpoint; its numbers: report_SPLIT.json beside it)")
     p.add_argument('--tta', type=int, default=TTA_DEFAULT, help=TTA_HELP)
-    p.add_argument('--pathway', choices=('online', 'momentum', 'both'), default=PATHWAY_DEFAULT, help=PATHWAY_HELP)
+    p.add_argument('--pathway', choices=('online', 'ema', 'momentum', 'both'), default=PATHWAY_DEFAULT, help=PATHWAY_HELP)
     argv = sys.argv[1:] if argv is None else list(argv)
     a = p.parse_args(argv)
     _plain_progress()

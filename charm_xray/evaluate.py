@@ -17,7 +17,7 @@ from .core import LABELS, DISPLAY_NAMES, CharmError
 from .data import nih_test_dl, subsample
 from .metrics import (auc_report, per_class_auc, per_finding, mean_class_auc, micro_auc, threshold_metrics, calibration_error,
                                 apply_temperature)
-from .model import PATHWAYS, using_pathway
+from .model import PATHWAYS, check_pathway, using_pathway
 from .checkpoint import learner_from_checkpoint, thresholds_from_checkpoint
 
 # %% auto #0
@@ -46,13 +46,12 @@ class TTAView(Callback):
     def __init__(self, view:tuple): self.view = view  # `(scale, shift_x, shift_y)`, one of `TTA_VIEWS`
     def before_batch(self): self.learn.xb = (tta_view(self.xb[0], *self.view), *self.xb[1:])
 
-def eval_pathways(pathway:str|None, # 'online', 'momentum', 'both' or None (the model's `eval_pathway`)
+def eval_pathways(pathway:str|None, # 'online', 'ema' (or 'momentum'), 'both' or None (the model's `eval_pathway`)
                   model              # The `CharmModel`
                  ) -> tuple:
     "The pathways a prediction averages over; one clear error for an unknown name or a model without the momentum pathway."
     if pathway is None: return (model.eval_pathway,)
-    if pathway not in (*PATHWAYS, 'both'): raise CharmError(f"pathway={pathway!r} is not one of 'online', 'momentum', 'both'.")
-    pws = PATHWAYS if pathway == 'both' else (pathway,)
+    pws = PATHWAYS if pathway == 'both' else (check_pathway(pathway),)   # 'momentum', the old name, is 'ema'
     for pw in pws: model.pathway(pw)          # a model trained with momentum=0 has no momentum pathway: said here
     return pws
 
