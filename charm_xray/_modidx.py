@@ -626,4 +626,5 @@ d = { 'settings': { 'branch': 'main',
                                   'charm_xray.train.run_folder': ('train.html#run_folder', 'charm_xray/train.py'),
                                   'charm_xray.train.train': ('train.html#train', 'charm_xray/train.py'),
                                   'charm_xray.train.training_warnings': ('train.html#training_warnings', 'charm_xray/train.py'),
+                                  'charm_xray.train.unreadable_film': ('train.html#unreadable_film', 'charm_xray/train.py'),
                                   'charm_xray.train.with_batch_size': ('train.html#with_batch_size', 'charm_xray/train.py')}}}

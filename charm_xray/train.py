@@ -28,7 +28,8 @@ from .evaluate import plot_history, plot_roc_curves
 
 # %% auto #0
 __all__ = ['FULL_DATA', 'BATCH_FLOOR', 'SMALL_DATA', 'SMALL_RATES', 'RUN_FILES', 'lr_find_iters', 'choose_recipe',
-           'training_warnings', 'check_run_inputs', 'run_folder', 'with_batch_size', 'Stage', 'TrainingRun', 'train']
+           'training_warnings', 'check_run_inputs', 'run_folder', 'with_batch_size', 'Stage', 'unreadable_film',
+           'TrainingRun', 'train']
 
 # %% ../nbs/13_train.ipynb #a715ebe8
 FULL_DATA = 20_000
@@ -211,6 +212,18 @@ class Stage:
         return learn
 
 # %% ../nbs/13_train.ipynb #20474a7e
+def unreadable_film(e:CharmError, # The error raised while training read its films
+                    cfg:CharmConfig, # The run's configuration
+                    dls):            # The run's DataLoaders (None: not made yet)
+    "Re-raise `e`; an unreadable film becomes one line: with a cache, every unreadable file of the run at once and the command that remakes them; else the film and what to do."
+    msg = error_text(e)
+    if not msg.startswith('Cannot read image'): raise e
+    if cfg.cache is not None and dls is not None:
+        items = pd.concat([dls.train.items, dls.valid.items])
+        bad = verify_cache(cfg.cache, names=list(items['Image Index']), remove=False)
+        if bad: raise bad_cache_error(cfg.cache, bad) from None
+    raise CharmError(f"{msg} Training reads every film of its split: re-download it, or remove its row from Data_Entry_2017.csv.") from None
+
 class TrainingRun:
     "A run of the configuration's stages on disk: data, learner, recipe and resume state; `stage(n)` sets up each stage as a `Stage`, `finish()` writes the outputs."
     def __init__(self,
@@ -226,12 +239,15 @@ class TrainingRun:
         self.done = len(cfg.stages) if self.info.get('finished') else self.info.get('stage', 1) - 1
         first = cfg.stages[0]
         with rank0_first():                                  # rank 0 may create the synthetic data or download weights
-            dls = dataloaders_from_config(cfg, first.bs or PAPER_RECIPE['frozen' if first.frozen else 'unfrozen']['bs'])
-            self.n_train = len(dls.train.items)
-            self.cfg = self._recipe(cfg)
-            self.dls = with_batch_size(dls, self.local_bs[0])
-            self.learn = learner_from_config(self.cfg, self.dls, pretrained=False if self.state else None,
-                                             loss_func=get_loss(first.loss), path=self.out)
+            dls = None
+            try:                                             # fastai reads the first film to set up its pipelines
+                dls = dataloaders_from_config(cfg, first.bs or PAPER_RECIPE['frozen' if first.frozen else 'unfrozen']['bs'])
+                self.n_train = len(dls.train.items)
+                self.cfg = self._recipe(cfg)
+                self.dls = with_batch_size(dls, self.local_bs[0])
+                self.learn = learner_from_config(self.cfg, self.dls, pretrained=False if self.state else None,
+                                                 loss_func=get_loss(first.loss), path=self.out)
+            except CharmError as e: unreadable_film(e, cfg, dls)
         if self.state is not None: self.learn.model.load_state_dict(self.state['model'])
         self.best = self._bests(self.info)                   # best validation mean AUC of each finished stage
         self._ckpt, self.results = None, None
@@ -342,14 +358,7 @@ class TrainingRun:
         try:
             for n in range(1, len(self.stages) + 1):
                 if stage := self.stage(n): stage.fit(cbs)
-        except CharmError as e:                               # a film found unreadable mid-epoch (maybe in a DataLoader worker)
-            msg = error_text(e)
-            if not msg.startswith('Cannot read image'): raise
-            if self.cfg.cache is not None:                    # a cache: every unreadable file of the run at once, and the command that remakes them
-                items = pd.concat([self.dls.train.items, self.dls.valid.items])
-                bad = verify_cache(self.cfg.cache, names=list(items['Image Index']), remove=False)
-                if bad: raise bad_cache_error(self.cfg.cache, bad) from None
-            raise CharmError(f"{msg} Training reads every film of its split: re-download it, or remove its row from Data_Entry_2017.csv.") from None
+        except CharmError as e: unreadable_film(e, self.cfg, self.dls)   # a film found unreadable mid-epoch (maybe in a DataLoader worker)
         return self.finish()
 
     def finish(self) -> CharmLearner:
