@@ -104,7 +104,7 @@ def section_speed(dry, device):
             torch.manual_seed(0)
             if kind == 'plain': learn = vision_learner(dls, arch, pretrained=False, n_out=14, loss_func=BCEWithLogitsLossFlat())
             else: learn = charm_learner(dls, arch, pretrained=False, bank_size=512)
-            learn.unfreeze(); learn.to_channelslast() if hasattr(learn, 'to_channelslast') else None
+            learn.unfreeze(); learn.to_channelslast(use_amp=False)   # fastai's default use_amp=True would add a second GradScaler beside amp()'s
             amp(learn, dry)
             cb = Rate(warm=2)
             with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-4, cbs=cb)
@@ -211,7 +211,11 @@ def main():
         lines = r[0] if isinstance(r, tuple) else r
         md.extend([f"## {title}", '', *lines, '', f"({time.time() - t:.0f}s)", ''])
         print('\n'.join(lines), flush=True)
+        write(f"(incomplete: the run stopped after section {title.split('.')[0]}; {time.time() - t0:.0f}s so far)")
         return r
+    def write(tail):     # after every section, so a run stopped by a time limit still leaves what it measured
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(cond.header(f"GPU check{' (DRY RUN on the CPU: not GPU numbers)' if dry else ''}") + '\n'.join(md + [tail]) + '\n')
     timed('1. CUDA and architectures', lambda: section_cuda(dry))
     _, ok = timed('2. Mixed precision', lambda: section_amp(dry, device))
     if not ok: failed.append('mixed precision')
@@ -222,8 +226,7 @@ def main():
     if any('FAILED' in l for l in r): failed.append('ddp')
     _, ok = timed("7. The notebooks' cuda cells", lambda: section_notebooks(dry))
     if not ok: failed.append('cuda cells')
-    md.append(f"Total {time.time() - t0:.0f}s" + (f"; FAILED: {', '.join(failed)}" if failed else ''))
-    out.parent.mkdir(parents=True, exist_ok=True); out.write_text(cond.header(f"GPU check{' (DRY RUN on the CPU: not GPU numbers)' if dry else ''}") + '\n'.join(md) + '\n')
+    write(f"Total {time.time() - t0:.0f}s" + (f"; FAILED: {', '.join(failed)}" if failed else ''))
     print(f"wrote {out} in {time.time() - t0:.0f}s")
     if failed: sys.exit(f"gpu_check failed: {', '.join(failed)}")
 
