@@ -8,7 +8,7 @@ Docs: https://charm-xray.github.io/charm-xray/cli.html.md"""
 from __future__ import annotations
 import warnings
 warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.*deprecated', category=FutureWarning)  # fastai.layers, at import
-import argparse, contextlib, dataclasses, itertools, json, os, shlex, shutil, signal, sys, time
+import argparse, contextlib, dataclasses, itertools, json, os, shlex, shutil, signal, sys, threading, time
 from pathlib import Path
 from .core import CharmConfig, CharmError, CharmInterrupt, PAPER_GRID, PAPER_STAGES, TrainStage, STAGE_ALIASES, OLD_NAMES, report_errors, durable_write, parse_bool, check_writable, RunLock
 
@@ -166,12 +166,17 @@ class _StopOnSignal:
                 import multiprocessing
                 for w in multiprocessing.active_children(): w.kill()
             raise self.caught
-        import threading                                        # signals reach the main thread only: elsewhere (a runner's thread) nothing to catch
-        main = threading.current_thread() is threading.main_thread()
+        main = threading.current_thread() is threading.main_thread()   # signals reach the main thread only: elsewhere (a runner's thread) nothing to catch
         self.old = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
+        self.hook = threading.excepthook                        # a pool whose workers were killed: its manager thread
+        def _quiet(args):                                       # fails on futures already cancelled (Python < 3.12)
+            from concurrent.futures import InvalidStateError
+            if self.caught is None or not issubclass(args.exc_type, InvalidStateError): self.hook(args)
+        threading.excepthook = _quiet
         return self
     def __exit__(self, *exc):
         for s, h in self.old.items(): signal.signal(s, h)
+        threading.excepthook = self.hook
     def interrupt(self, e:KeyboardInterrupt, text:str) -> CharmInterrupt:
         "The one interrupt line for `e`: `SIGTERM: text` (exit code 143) or `Ctrl-C: text` (130)."
         e = self.caught or e
