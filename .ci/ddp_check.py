@@ -37,7 +37,8 @@ def worker(cfg_path):
             m = charm_model(self.learn)
             y = self.yb[0].as_subclass(torch.Tensor)
             keep = (y[:, m.rare_mask] > 0).any(1)
-            self.log.append(tuple(t.detach().float().cpu() for t in (m.ema_feats[keep], y[keep])) + (m.query_ids.cpu()[keep.cpu()],))
+            out, ids = self.learn.charm_outputs.out, self.learn.memory_bank.ids       # what the forward returned, and was given
+            self.log.append(tuple(t.detach().float().cpu() for t in (out.ema_feats[keep], y[keep])) + (ids.cpu()[keep.cpu()],))
 
     cfg = CharmConfig.from_file(cfg_path)
     run, rows = TrainingRun(cfg), RareRows()

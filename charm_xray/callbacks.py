@@ -15,9 +15,25 @@ from fastcore.basics import store_attr
 from .core import LABELS, DISPLAY_NAMES, CharmConfig
 from .layers import rare_classes
 from .comm import charm_model, all_gather_rows
+from .model import CharmOutput
 
 # %% auto #0
-__all__ = ['EmaUpdate', 'train_prevalence', 'rare_table', 'batch_ids', 'MemoryBankCallback']
+__all__ = ['CharmOutputs', 'charm_outputs', 'EmaUpdate', 'train_prevalence', 'rare_table', 'batch_ids', 'MemoryBankCallback']
+
+# %% ../nbs/08_callbacks.ipynb #dddbc141
+class CharmOutputs(Callback):
+    "Split what a `CharmModel` returns in training: `pred` becomes its logits, `out` keeps the whole `CharmOutput` for the other callbacks."
+    order, out = -5, None   # before MixedPrecision (10) casts `pred`
+    def before_batch(self): self.out = None
+    def after_pred(self):
+        if isinstance(self.pred, CharmOutput): self.out, self.learn.pred = self.pred, self.pred.logits
+    def after_fit(self): self.out = None
+
+def charm_outputs(learn) -> CharmOutputs:
+    "`learn`'s `CharmOutputs` callback, added first if `learn` lacks it (a hand-built `Learner`)."
+    cb = next((c for c in learn.cbs if isinstance(c, CharmOutputs)), None)
+    if cb is None: learn.add_cb(cb := CharmOutputs())
+    return cb
 
 # %% ../nbs/08_callbacks.ipynb #c566a2cb
 class EmaUpdate(Callback):
@@ -29,17 +45,17 @@ class EmaUpdate(Callback):
 
     def before_fit(self):
         m = charm_model(self.learn)
-        self._ema = getattr(m, 'ema', None)                # `self.ema` would shadow the learner's (its model's) `ema`
+        self._ema, self.outs = getattr(m, 'ema', None), charm_outputs(self.learn)   # `self.ema` would shadow the learner's (its model's) `ema`
         self.run = self._ema is not None
         if self.run: self._ema.start(m.online())          # a fresh pathway starts as an exact copy of the online weights
 
     def after_loss(self):
-        m = charm_model(self.learn)
-        if not (self.training and self.consistency and m.ema_feats is not None): return
-        cons = self.consistency * (1 - F.cosine_similarity(m.feats.float(), m.ema_feats.float(), dim=1)).mean()
+        out = self.outs.out
+        if not (self.training and self.consistency and out is not None and out.ema_feats is not None): return
+        cons = self.consistency * (1 - F.cosine_similarity(out.feats.float(), out.ema_feats.float(), dim=1)).mean()
         # fastai's GradientAccumulation (order 6) has already divided the loss by n_acc/bs: scale ours the same way
         ga = getattr(self.learn, 'gradient_accumulation', None)
-        self.learn.loss_grad = self.learn.loss_grad + cons * (len(m.feats) / ga.n_acc if ga is not None else 1.)
+        self.learn.loss_grad = self.learn.loss_grad + cons * (len(out.feats) / ga.n_acc if ga is not None else 1.)
         self.learn.loss = self.learn.loss + cons.detach()
 
     def after_cancel_step(self): self.skipped = True
@@ -84,10 +100,10 @@ class MemoryBankCallback(Callback):
     order = EmaUpdate.order + 1
     def __init__(self,
         verbose:bool=True,   # Print the rare findings when they are first decided
-    ): store_attr()
+    ): store_attr(); self.ids = None
 
     def before_fit(self):
-        m = charm_model(self.learn)
+        m, self.outs = charm_model(self.learn), charm_outputs(self.learn)
         if not hasattr(m, 'rare_known'): self.run = False; return
         self.run = m.bank is not None and not hasattr(self.learn, 'lr_finder')
         if m.rare_known: return                         # decided once, stored with the weights
@@ -99,19 +115,20 @@ class MemoryBankCallback(Callback):
                   (', '.join(f"{f} {p:.2%}" for f, p in zip(r.finding, r.prevalence)) or 'none'))
 
     def before_batch(self):
-        if self.run: charm_model(self.learn).query_ids = batch_ids(self.dl, self.iter, len(self.yb[0])) if self.training else None
+        "Hand the batch's dataset indices to the forward: `model(x, query_ids)`."
+        self.ids = batch_ids(self.dl, self.iter, len(self.yb[0])) if self.run and self.training else None
+        if self.ids is not None: self.learn.xb = (*self.xb, self.ids.to(self.xb[0].device))
 
     def after_batch(self):
-        if not (self.run and self.training): return
-        m = charm_model(self.learn)
+        if not (self.run and self.training) or self.outs.out is None: return
+        m, out = charm_model(self.learn), self.outs.out
         y = self.yb[0].as_subclass(torch.Tensor)
         keep = (y[:, m.rare_mask] > 0).any(1)
-        f = m.ema_feats if m.ema_feats is not None else m.feats
-        ids = m.query_ids.to(y.device) if m.query_ids is not None else torch.full((len(y),), -1, device=y.device)
+        f = out.ema_feats if out.ema_feats is not None else out.feats
+        ids = self.ids.to(y.device) if self.ids is not None else torch.full((len(y),), -1, device=y.device)
         f, y, ids = f[keep].detach().float(), y[keep].float(), ids[keep].long()
         # in a distributed fit every rank enqueues the rare rows of all ranks, in rank order: the banks stay identical
         if self.learn.model is not m: f, y, ids = all_gather_rows(f, y, ids)
         if len(f): m.bank.enqueue(f, y, ids)
 
-    def after_fit(self):
-        if hasattr(charm_model(self.learn), 'clear_state'): charm_model(self.learn).clear_state()
+    def after_fit(self): self.ids = None

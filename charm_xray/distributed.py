@@ -127,7 +127,7 @@ def fits_in_memory(learn:Learner, # A learner set up for the stage (loss, frozen
         x, y = torch.zeros(bs, 3, size, size, device=dev), torch.zeros(bs, m.n_out, device=dev)
         bf16 = getattr(getattr(learn.mixed_precision, 'amp_mode', None), 'value', 'fp16') == 'bf16' if amp else False
         with torch.autocast(dev.type, dtype=torch.float16 if dev.type == 'cuda' and not bf16 else torch.bfloat16, enabled=amp):
-            loss = learn.loss_func(m(x), y)
+            loss = learn.loss_func(m(x).logits, y)
         loss.backward()
         if dev.type != 'cuda': return True
         adam = 2 * sum(p.numel() * p.element_size() for p in m.parameters() if p.requires_grad)   # created by the first step
@@ -137,7 +137,7 @@ def fits_in_memory(learn:Learner, # A learner set up for the stage (loss, frozen
         for p in m.parameters(): p.grad = None
         with torch.no_grad():
             for k, v in m.named_buffers(): v.copy_(saved[k])
-        m.train(was); m.clear_state()
+        m.train(was)
         if dev.type == 'cuda': torch.cuda.empty_cache()
 
 def fitting_batch(learn:Learner, # The learner, set up for the stage

@@ -19,10 +19,10 @@ from fastai.metrics import AccumMetric, ActivationType
 from fastai.callback.channelslast import ChannelsLast
 from fastcore.foundation import L
 from fastcore.meta import delegates
-from .core import LABELS, DISPLAY_NAMES, CharmConfig
+from .core import LABELS, DISPLAY_NAMES, CharmConfig, CharmError
 from .metrics import MeanClassAUC, MicroAUC, per_class_auc
 from .model import CharmModel
-from .callbacks import EmaUpdate, MemoryBankCallback
+from .callbacks import CharmOutputs, EmaUpdate, MemoryBankCallback
 from .kaggle_setup import precision_for
 
 # %% auto #0
@@ -99,6 +99,21 @@ class CharmLearner(Learner):
         "fastai's `predict`, also for an image given as a `pathlib.Path` (fastai's `test_dl` takes only `str` paths)."
         return super().predict(str(item) if isinstance(item, Path) else item, rm_type_tfms=rm_type_tfms, with_input=with_input)
 
+    def export(self, fname='export.pkl', **kwargs):
+        "fastai's `export`; where pickling fails, one `CharmError` naming the cause, the learner as it was and no partial file."
+        dls, opt, out = self.dls, self.opt, Path(self.path)/fname
+        try: return super().export(fname, **kwargs)
+        except TypeError as e:
+            if 'pickle' not in str(e): raise
+            self.dls, self.opt = dls, opt                     # fastai's export had swapped them out when pickling failed
+            out.unlink(missing_ok=True)
+            from importlib.metadata import version
+            plum = version('plum-dispatch')
+            cause = (f"plum-dispatch {plum}'s functions cannot be pickled (beartype/plum#322): pip install 'plum-dispatch<2.10'"
+                     if plum in ('2.10.0', '2.10.1') else "an object that cannot be pickled is reachable from the DataLoaders' transforms or the callbacks")
+            raise CharmError(f"learn.export could not pickle the learner ({e}): {cause}. To keep the trained model without pickling, "
+                             "use save_checkpoint (a .pth that charm-test and charm-predict read) or charm-export (ONNX).") from None
+
     def show_attention(self,
         item,                 # An image path or a row of the NIH table
         ax=None,              # Matplotlib axis to draw on
@@ -136,7 +151,7 @@ def charm_learner(dls,                              # `DataLoaders` with 14-find
     settings = {a: kwargs.pop(a) for a in _MODEL_SETTINGS if a in kwargs}
     if model is None: model = CharmModel(arch, n_out=n_out, pretrained=pretrained, **settings)
     ms = [MeanClassAUC(), MicroAUC()] + ([class_auc_metric(i) for i in range(n_out)] if per_class else []) + list(L(metrics))
-    cbs = [EmaUpdate(consistency=consistency), MemoryBankCallback()] + list(L(cbs))
+    cbs = [CharmOutputs(), EmaUpdate(consistency=consistency), MemoryBankCallback()] + list(L(cbs))
     learn = CharmLearner(dls, model, loss_func=loss_func or BCEWithLogitsLossFlat(), splitter=charm_splitter,
                          metrics=ms, cbs=cbs, **kwargs)
     if pretrained: learn.freeze()

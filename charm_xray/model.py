@@ -7,6 +7,7 @@ Docs: https://charm-xray.github.io/charm-xray/model.html.md"""
 # %% ../nbs/07_model.ipynb #0892f5b6
 from __future__ import annotations
 import copy
+from typing import NamedTuple
 import numpy as np
 import torch
 from torch import nn
@@ -16,7 +17,7 @@ from .backbones import create_backbone
 
 # %% auto #0
 __all__ = ['PATHWAYS', 'PATHWAY_ALIASES', 'check_pathway', 'ema_tensors', 'ema_update', 'EmaPathway', 'upgrade_state_dict',
-           'CharmModel', 'using_pathway']
+           'CharmOutput', 'CharmModel', 'using_pathway']
 
 # %% ../nbs/07_model.ipynb #bd6cc302
 PATHWAYS = ('online', 'ema')
@@ -109,6 +110,13 @@ def upgrade_state_dict(sd:dict # A `CharmModel` state dict, maybe from before `E
     def new(k): return 'ema.steps' if k == 'momentum_steps' else 'ema.copies.' + k[9:] if k.startswith('momentum.') else k
     return {new(k): v for k, v in sd.items()}
 
+class CharmOutput(NamedTuple):
+    "What `CharmModel` returns in training: the logits the loss reads and what the callbacks read, in the open."
+    logits:torch.Tensor              # (B, n_out) scores before the sigmoid
+    feats:torch.Tensor               # (B, C) pooled features of the online pathway (the consistency loss's `f`)
+    ema_feats:torch.Tensor|None      # (B, C) the EMA pathway's, without gradient (None without an EMA pathway)
+    retrieved_ids:torch.Tensor|None  # (B, k) dataset index of each bank entry retrieved, -1 where none (None without a bank)
+
 class CharmModel(nn.Module):
     "CHARM-Xray: backbone + spatial attention + EMA (momentum) pathway + rare memory bank + linear head."
     def __init__(self,
@@ -144,7 +152,6 @@ class CharmModel(nn.Module):
         self.fusion = MemoryFusion(nf) if bank_size else None
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(nf, n_out))
         self.use_ema_for_eval, self.n_out, self.arch = use_ema_for_eval, n_out, getattr(self.body, 'arch', arch)
-        self.clear_state()
 
     def set_prevalence(self, prevalence):
         "Record the training prevalence of each finding and mark the rare ones (the memory bank's rule)."
@@ -156,10 +163,6 @@ class CharmModel(nn.Module):
     def rare_known(self) -> bool:
         "Whether the training prevalence (and so the rare findings) has been recorded."
         return bool(torch.isfinite(self.prevalence).all())
-
-    def clear_state(self):
-        "Forget the per-batch tensors kept for the callbacks (features, retrieval, query ids)."
-        self.feats = self.ema_feats = self.query_ids = self.retrieved_ids = None
 
     def online(self) -> list[nn.Module]:
         "The online modules that the EMA pathway mirrors: `[body, attention]`."
@@ -182,16 +185,19 @@ class CharmModel(nn.Module):
         body, att = self.pathway(pathway)
         return self.pool(att(body(x)))
 
-    def forward(self, x):
-        f = self.encode(x, 'online' if self.training else self.eval_pathway)
-        self.feats, self.ema_feats = f, None
+    def forward(self, x,                # Images (B, 3, H, W)
+                query_ids=None):        # Their dataset indices (B,), in training: the bank never returns an image's own entry
+        "In training a `CharmOutput` (logits, features, EMA features, retrieved ids); out of training the logits alone."
+        f = feats = self.encode(x, 'online' if self.training else self.eval_pathway)
+        ema_feats = retrieved = None
         if self.training and self.ema is not None:
-            with torch.no_grad(): self.ema_feats = self.encode(x, 'ema')
+            with torch.no_grad(): ema_feats = self.encode(x, 'ema')
         if self.bank is not None:
-            vals, sims, idx, mask = self.bank.retrieve(f, exclude_ids=self.query_ids if self.training else None)
-            self.retrieved_ids = torch.where(mask, self.bank.ids[idx], -1)
+            vals, sims, idx, mask = self.bank.retrieve(f, exclude_ids=query_ids if self.training else None)
+            if self.training: retrieved = torch.where(mask, self.bank.ids[idx], -1)
             f = self.fusion(f, vals, sims, mask)
-        return self.head(f)
+        logits = self.head(f)
+        return CharmOutput(logits, feats, ema_feats, retrieved) if self.training else logits
 
     def load_state_dict(self, state_dict:dict, strict:bool=True, assign:bool=False):
         "`nn.Module.load_state_dict`, also for a state dict saved before `EmaPathway` (`upgrade_state_dict`)."
@@ -206,7 +212,7 @@ class CharmModel(nn.Module):
 
 # %% ../nbs/07_model.ipynb #e1bebf62
 class using_pathway:
-    "Context: `model` in eval mode, its forward on `pathway`; its mode, `use_ema_for_eval` and per-batch state restored afterwards."
+    "Context: `model` in eval mode, its forward on `pathway`; its mode and `use_ema_for_eval` restored afterwards."
     def __init__(self, model:CharmModel, # The model to run
                  pathway:str='online'):  # 'online' or 'ema'
         self.model, self.ema = model, check_pathway(pathway) == 'ema'
@@ -215,4 +221,4 @@ class using_pathway:
         self.model.eval(); self.model.use_ema_for_eval = self.ema
         return self.model
     def __exit__(self, *a):
-        self.model.use_ema_for_eval = self.was; self.model.train(self.training); self.model.clear_state()
+        self.model.use_ema_for_eval = self.was; self.model.train(self.training)
