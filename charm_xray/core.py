@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Callable
 
 # %% auto #0
-__all__ = ['LABELS', 'DISPLAY_NAMES', 'NO_FINDING', 'BBOX_NAME', 'BBOX_FINDINGS', 'TRUE_TEXT', 'FALSE_TEXT', 'PAPER_STAGES',
-           'PAPER_RECIPE', 'OLD_NAMES', 'STAGE_ALIASES', 'PAPER_GRID', 'CharmError', 'parse_labels', 'labels_to_vector',
-           'CharmInterrupt', 'error_text', 'report_errors', 'parse_bool', 'durable_write', 'remove_stale_temps',
-           'check_writable', 'RunLock', 'TrainStage', 'CharmConfig']
+__all__ = ['LABELS', 'DISPLAY_NAMES', 'NO_FINDING', 'BBOX_NAME', 'BBOX_FINDINGS', 'TRUE_TEXT', 'FALSE_TEXT', 'LOSS_NAMES',
+           'PAPER_STAGES', 'PAPER_RECIPE', 'OLD_NAMES', 'STAGE_ALIASES', 'PAPER_GRID', 'CharmError', 'parse_labels',
+           'labels_to_vector', 'CharmInterrupt', 'error_text', 'report_errors', 'parse_bool', 'durable_write',
+           'remove_stale_temps', 'check_writable', 'RunLock', 'TrainStage', 'CharmConfig']
 
 # %% ../nbs/00_core.ipynb #6b376de0
 LABELS = ['Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration', 'Mass', 'Nodule', 'Pneumonia',
@@ -207,7 +207,10 @@ class RunLock:
         if self.f is not None: self.f.close(); self.f = None
 
 # %% ../nbs/00_core.ipynb #81062652
-_CHOICES = dict(recipe=('auto', 'paper'), split=('official', 'paper'), loss=('bce', 'asl', 'focal'),
+LOSS_NAMES = ('bce', 'asl', 'focal')
+"The names of the loss registry (`losses.get_loss`, which checks it holds exactly these): what a stage's `loss` may be."
+
+_CHOICES = dict(recipe=('auto', 'paper'), split=('official', 'paper'), loss=LOSS_NAMES,
                 threshold_method=('youden', 'f1'), attention=('multiscale', 'lka', None))
 "The allowed values of the settings that are a choice (`None` where it is one)."
 

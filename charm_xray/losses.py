@@ -10,7 +10,7 @@ import torch, torch.nn.functional as F
 from torch import Tensor
 from fastai.torch_core import Module
 from fastai.losses import BCEWithLogitsLossFlat
-from .core import CharmError
+from .core import CharmError, LOSS_NAMES
 
 # %% auto #0
 __all__ = ['BinaryFocalLoss', 'AsymmetricLoss', 'get_loss']
@@ -87,6 +87,7 @@ class AsymmetricLoss(_SigmoidLoss):
 
 # %% ../nbs/03_losses.ipynb #03bbc199
 _LOSSES = {'bce': BCEWithLogitsLossFlat, 'focal': BinaryFocalLoss, 'asl': AsymmetricLoss}
+assert set(_LOSSES) == set(LOSS_NAMES), "a loss added here is added to core.LOSS_NAMES too (the configuration's check)"
 
 def get_loss(name:str, # 'bce', 'focal' or 'asl'
              **kwargs  # Passed to the loss's constructor
