@@ -57,7 +57,7 @@ def base_config(data:str, out:str, size:int, seed:int):
     from charm_xray.core import CharmConfig
     from charm_xray.backbones import lite0_weights
     return CharmConfig(data=data, out=out, arch='efficientnet_lite0', pretrained=str(lite0_weights()), size=size,   # cli.demo_config's
-                       stage1_epochs=2, stage2_epochs=3, bank_size=256, patience=10, seed=42 + seed, num_workers=0)
+                       bank_size=256, patience=10, seed=42 + seed, num_workers=0).update(stage1_epochs=2, stage2_epochs=3)
 
 def plain_fastai(cfg):
     "fastai's vision_learner on the same pretrained backbone, BCE, `fine_tune` with its defaults, the recipe's batch."
@@ -69,10 +69,10 @@ def plain_fastai(cfg):
     set_seed(cfg.seed)
     dls = dataloaders_from_config(cfg, 32)
     cfg, _ = choose_recipe(cfg, len(dls.train.items))
-    dls = dataloaders_from_config(cfg, cfg.bs1)
+    dls = dataloaders_from_config(cfg, cfg.stages[0].bs)
     learn = vision_learner(dls, cfg.arch, pretrained=False, n_out=len(LABELS), loss_func=BCEWithLogitsLossFlat(), path=cfg.out)
     learn.model[0].model.load_state_dict(create_backbone(cfg.arch, pretrained=cfg.pretrained).model.state_dict())
-    learn.fine_tune(cfg.stage2_epochs, freeze_epochs=cfg.stage1_epochs)
+    learn.fine_tune(cfg.stages[1].epochs, freeze_epochs=cfg.stages[0].epochs)
     return learn, dls
 
 def one_run(name:str, change, data:str, out:Path, size:int, seed:int) -> dict:
@@ -87,7 +87,7 @@ def one_run(name:str, change, data:str, out:Path, size:int, seed:int) -> dict:
     t0 = time.time()
     if change is None: learn, dls = plain_fastai(cfg)
     else:
-        learn = train(dataclasses.replace(cfg, **change)); dls = learn.dls
+        learn = train(cfg.update(**change)); dls = learn.dls
     secs = time.time() - t0
     p, t = learn.get_preds(dl=nih_test_dl(dls, dls.test_items, bs=64))
     p, t = p.float().numpy(), t.numpy()
@@ -102,9 +102,6 @@ def worker(a):
     "Every (seed, variant) run of one data set, skipping the finished ones."
     import torch
     torch.set_num_threads(1)
-    from charm_xray import core
-    if 'bce' not in core._CHOICES['stage2_loss']:          # the ablation's BCE stage 2 (losses.get_loss knows 'bce'; the config does not offer it)
-        core._CHOICES['stage2_loss'] = (*core._CHOICES['stage2_loss'], 'bce')
     from charm_xray.cli import _plain_progress
     _plain_progress()
     root = Path(a.out)/a.worker; root.mkdir(parents=True, exist_ok=True)

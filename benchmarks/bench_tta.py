@@ -54,7 +54,7 @@ def run_one(gen, seed, n, size, out):
     if not (d/'best.pth').exists():
         shutil.rmtree(d, ignore_errors=True)
         cfg = CharmConfig(data=str(data_for(gen, n, seed)), out=str(d), arch='efficientnet_lite0', pretrained=str(lite0_weights()),
-                          size=size, stage1_epochs=2, stage2_epochs=3, bank_size=256, patience=10, seed=42 + seed, num_workers=0)
+                          size=size, bank_size=256, patience=10, seed=42 + seed, num_workers=0).update(stage1_epochs=2, stage2_epochs=3)
         t0 = time.time(); train(cfg); durable_write(d/'train_s.txt', f"{time.time() - t0:.0f}")
     learn, cfg, _ = learner_from_checkpoint(d/'best.pth', bs=64)
     dl = nih_test_dl(learn.dls, learn.dls.test_items, bs=64)
