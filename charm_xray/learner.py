@@ -164,10 +164,8 @@ def learner_from_config(cfg:CharmConfig,   # The run's configuration
                         **kwargs           # Passed to `charm_learner` (cbs, metrics, per_class, loss_func, ...)
                        ) -> CharmLearner:
     "The `CharmLearner` a run with `cfg` uses: with `cfg.fp16` on a GPU, in the mixed precision the GPU supports (`precision_for`: bf16 from sm_80, fp16 with loss scaling on sm_7x, none before); channels-last without a GPU."
-    learn = charm_learner(dls, cfg.arch, pretrained=cfg.pretrained if pretrained is None else pretrained,
-                          ema_decay=cfg.ema_decay, ema_warmup=cfg.ema_warmup, ema_power=cfg.ema_power, k=cfg.k, threshold=cfg.threshold, bank_size=cfg.bank_size,
-                          consistency=cfg.consistency, attention=cfg.attention, use_ema_for_eval=cfg.use_ema_for_eval,
-                          **kwargs)
+    settings = {a: getattr(cfg, a) for a in (*_MODEL_SETTINGS, 'consistency') if hasattr(cfg, a)}   # each model setting the config holds
+    learn = charm_learner(dls, cfg.arch, pretrained=cfg.pretrained if pretrained is None else pretrained, **{**settings, **kwargs})
     if not torch.cuda.is_available(): learn.add_cb(ChannelsLastBatches())
     elif cfg.fp16 and (prec := precision_for(torch.cuda.get_device_capability())) != 'fp32':
         learn.to_bf16() if prec == 'bf16' else learn.to_fp16()
