@@ -123,7 +123,7 @@ def main():
         assert res['n_images'] % 2 == 1, 'an odd validation split: DistributedDL pads one shard, and the padding must not count'
         # the logged validation AUC (gathered from both ranks) == one process evaluating best.pth on the validation split
         logged = float(h[h.stage == len(cfg.stages)].mean_auc.max())
-        r = subprocess.run(['charm-test', '--checkpoint', str(out/'best.pth'), '--split', 'valid', '--num_samples', '-1',
+        r = subprocess.run(['charm-test', '--checkpoint', str(out/'best.pth'), '--split', 'valid', '--num_samples', '-1', '--tta', '1',   # the plain prediction, as training logs it
                             '--json', str(tmp/'valid.json'), '--reliability', str(tmp/'reliability.png')],
                            env=ENV, capture_output=True, text=True)
         if r.returncode: print(r.stdout[-3000:], r.stderr[-3000:]); sys.exit('FAILED: charm-test --split valid')

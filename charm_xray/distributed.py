@@ -6,7 +6,7 @@ Docs: https://charm-xray.github.io/charm-xray/distributed.html.md"""
 
 # %% ../nbs/10_distributed.ipynb #42d18ef7
 from __future__ import annotations
-import os, contextlib
+import atexit, os, contextlib
 from datetime import timedelta
 import torch
 import torch.distributed as dist
@@ -27,6 +27,10 @@ __all__ = ['init_distributed', 'data_parallel', 'BatchNormAverage', 'broadcast_v
            'single_process', 'rank0_value', 'rank0_first', 'fits_in_memory', 'fitting_batch', 'accumulated_batch']
 
 # %% ../nbs/10_distributed.ipynb #9eecf320
+def _leave_gloo():
+    "Leave the gloo process group before the interpreter exits: its threads, left running then, can abort the process ('terminate called without an active exception')."
+    if dist.is_initialized(): dist.destroy_process_group()
+
 def init_distributed() -> int: # Number of processes training together (1: not distributed)
     "Join the process group described by the environment (`WORLD_SIZE`, `RANK`, `LOCAL_RANK`, `MASTER_ADDR`/`PORT`, as set by torchrun, `accelerate launch` or `notebook_launcher`): NCCL on GPUs, gloo on CPUs."
     if num_distrib() <= 1: return 1
@@ -34,6 +38,7 @@ def init_distributed() -> int: # Number of processes training together (1: not d
         if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
         # the others wait while rank 0 alone finds learning rates and evaluates whole splits: longer than the default 10 min
         dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo', timeout=timedelta(hours=2))
+        if not torch.cuda.is_available(): atexit.register(_leave_gloo)
     return dist.get_world_size()
 
 @patch_to(DistributedDL)
