@@ -53,11 +53,9 @@ def data_folder(name:str, n:int) -> str:
     return str(REAL)
 
 def base_config(data:str, out:str, size:int, seed:int):
-    "charm-demo's configuration (Lite0 with ImageNet weights, 2 + 3 epochs, bank 256) on `data`, the auto recipe."
-    from charm_xray.core import CharmConfig
-    from charm_xray.backbones import lite0_weights
-    return CharmConfig(data=data, out=out, arch='efficientnet_lite0', pretrained=str(lite0_weights()), size=size,   # cli.demo_config's
-                       bank_size=256, patience=10, seed=42 + seed, num_workers=0).update(stage1_epochs=2, stage2_epochs=3)
+    "charm-demo's configuration (`cli.demo_config`: Lite0 with ImageNet weights, 2 + 3 epochs, bank 256) on `data`, the auto recipe."
+    from charm_xray.cli import demo_config
+    return demo_config(out, size=size, data=data).update(seed=42 + seed, num_workers=0)
 
 def plain_fastai(cfg):
     "fastai's vision_learner on the same pretrained backbone, BCE, `fine_tune` with its defaults, the recipe's batch."
@@ -77,7 +75,6 @@ def plain_fastai(cfg):
 
 def one_run(name:str, change, data:str, out:Path, size:int, seed:int) -> dict:
     "Train one variant; its test predictions go to `out/test_preds.npz`; returns its row."
-    import dataclasses
     from charm_xray.train import train
     from charm_xray.data import nih_test_dl
     from charm_xray.callbacks import train_prevalence

@@ -24,9 +24,9 @@ Writes benchmarks/tta_result.md.
 import argparse, json, shutil, sys, time
 from pathlib import Path
 import numpy as np
-from charm_xray.core import CharmConfig, durable_write
+from charm_xray.core import durable_write
 from charm_xray.synthetic import demo_data
-from charm_xray.backbones import lite0_weights
+from charm_xray.cli import demo_config
 from charm_xray.train import train
 from charm_xray.checkpoint import learner_from_checkpoint
 from charm_xray.data import nih_test_dl
@@ -53,8 +53,7 @@ def run_one(gen, seed, n, size, out):
     if (d/'preds.npz').exists(): return
     if not (d/'best.pth').exists():
         shutil.rmtree(d, ignore_errors=True)
-        cfg = CharmConfig(data=str(data_for(gen, n, seed)), out=str(d), arch='efficientnet_lite0', pretrained=str(lite0_weights()),
-                          size=size, bank_size=256, patience=10, seed=42 + seed, num_workers=0).update(stage1_epochs=2, stage2_epochs=3)
+        cfg = demo_config(str(d), size=size, data=str(data_for(gen, n, seed))).update(seed=42 + seed, num_workers=0)   # charm-demo's
         t0 = time.time(); train(cfg); durable_write(d/'train_s.txt', f"{time.time() - t0:.0f}")
     learn, cfg, _ = learner_from_checkpoint(d/'best.pth', bs=64)
     dl = nih_test_dl(learn.dls, learn.dls.test_items, bs=64)

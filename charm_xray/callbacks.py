@@ -74,7 +74,7 @@ def train_prevalence(dls) -> np.ndarray:
         return items[vocab].to_numpy(dtype=float).mean(0)
     tls = getattr(dls.train_ds, 'tls', None)   # fastai Datasets: run only the label pipeline, not image loading
     ys = tls[-1] if tls is not None else (item[-1] for item in dls.train_ds)
-    return torch.stack([torch.as_tensor(y).float().cpu() for y in ys]).mean(0).numpy()   # labels may sit on the GPU
+    return torch.stack([torch.as_tensor(y).float() for y in ys]).mean(0).cpu().numpy()   # labels may sit on the GPU
 
 def rare_table(prevalence:np.ndarray, # Training prevalence per finding
                threshold:float=CharmConfig.threshold, # Rarity threshold (relative to the most frequent finding)

@@ -463,12 +463,13 @@ def charm_export(argv:list|None=None # Arguments (default: the command line)
 def demo_config(out:str='runs/demo', # Output folder
                 size:int=112,        # Image size (the whole demo: 65 s at 112 px on a 2-core CPU, benchmarks/demo_result.md)
                 n:int=600,           # Synthetic images
+                data:str|None=None,  # An NIH-format folder to train on instead of the `n` synthetic films (benchmarks)
                ) -> CharmConfig:
     "The configuration `charm-demo` trains with: EfficientNet-Lite0 with real ImageNet weights, short stages, CPU-sized."
     from charm_xray.backbones import lite0_weights
     from charm_xray.synthetic import demo_data
     stages = [dataclasses.replace(s, epochs=e) for s, e in zip(PAPER_STAGES, (2, 3))]   # the paper's stages, shorter
-    return CharmConfig(data=str(demo_data(n=n)), out=out, arch='efficientnet_lite0', pretrained=str(lite0_weights()),
+    return CharmConfig(data=str(data if data is not None else demo_data(n=n)), out=out, arch='efficientnet_lite0', pretrained=str(lite0_weights()),
                        size=size, stages=stages, bank_size=256, patience=10)
 
 def _permuted_copy(data:str # A synthetic NIH-format folder
