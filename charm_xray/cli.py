@@ -258,7 +258,7 @@ def charm_search(argv:list|None=None # Arguments (default: the command line)
     stop = _StopOnSignal()
     try:
         with RunLock(args.out) if rank0 else contextlib.nullcontext(), stop:   # one search per --out
-            df = search(cfg, *grid, out=args.out, test=args.test)
+            df = search(cfg, *grid, out=args.out, test=args.test, cbs=[stop.callback()])   # a SIGTERM swallowed mid-run is raised at the next batch
     except KeyboardInterrupt as e:
         raise stop.interrupt(e, f"the finished rows are in {Path(args.out)/'training_results.csv'}; continue with: "
                                 f"{shlex.join(['charm-search', *argv])}") from None

@@ -70,10 +70,10 @@ def finished_keys(df:pd.DataFrame) -> set:
     return {combo_key(*r) for r in df[GRID_KEYS].itertuples(index=False)}
 
 # %% ../nbs/15_search.ipynb #498b8c61
-def _run_row(cfg:CharmConfig, combo:dict, run_dir:Path, test:bool) -> dict|None:
+def _run_row(cfg:CharmConfig, combo:dict, run_dir:Path, test:bool, cbs:list=()) -> dict|None:
     "Train (or resume) one combination and return its results row (None on the ranks other than 0 of a distributed run)."
     t0 = time.time()
-    train(cfg.update(out=str(run_dir), **combo), resume=True)      # all processes train; rank 0 alone evaluates
+    train(cfg.update(out=str(run_dir), **combo), resume=True, cbs=cbs)   # all processes train; rank 0 alone evaluates
     if rank_distrib(): return None
     with single_process(): return _results_row(cfg, combo, run_dir, test, t0)
 
@@ -97,6 +97,7 @@ def search(cfg:CharmConfig,           # Settings shared by every run (data, back
            threshold:tuple=PAPER_GRID['threshold'], # Rarity thresholds
            out:str|Path='runs/search', # Folder for `training_results.csv`, the tables and one folder per run
            test:bool=False,            # Also evaluate each best checkpoint: on the test list, or the paper's split if `cfg.split='paper'`
+           cbs:list=(),                # More callbacks for every run's fits (`charm-search`: the one that stops on SIGTERM)
           ) -> pd.DataFrame:
     "Run every combination not yet in `out/training_results.csv`, appending each row as soon as its run finishes."
     out = Path(out); csv = out/'training_results.csv'
@@ -108,7 +109,7 @@ def search(cfg:CharmConfig,           # Settings shared by every run (data, back
     for i, c in enumerate(todo, 1):
         key = combo_key(**c)
         rank0_print(f"[{i}/{len(todo)}] {key}")
-        row = _run_row(cfg, c, out/key, test)
+        row = _run_row(cfg, c, out/key, test, cbs)
         if row is not None: append_result(csv, row)
         distrib_barrier()                                            # the row is on disk before any rank goes on
     df = read_results(csv)
