@@ -6,7 +6,7 @@ Docs: https://charm-xray.github.io/charm-xray/launch.html.md"""
 
 # %% ../nbs/16c_launch.ipynb #72035534
 from __future__ import annotations
-import os, re, shlex, signal, subprocess, sys, tempfile
+import os, re, shlex, shutil, signal, subprocess, sys, tempfile
 from collections import deque
 from pathlib import Path
 import torch
@@ -63,12 +63,14 @@ def train_on_gpus(cfg:CharmConfig,             # The run's configuration
     n = gpu_count() if gpus is None else int(gpus)
     if n <= 1: return 1
     config = Path(tempfile.mkdtemp(prefix='charm-launch-'))/'config.yaml'
-    cfg.save(config)
-    cmd = command or charm_train_command(config, n, resume, time_limit_h)
-    env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'CHARM_SESSION_START': repr(session_start())}
-    print(f"Training on {n} {'GPUs' if torch.cuda.is_available() else 'CPU processes (gloo)'}, one process each; the batch "
-          f"sizes are global (split over the processes):\n  {shlex.join(cmd)}")
-    rc, tail = stream_command(cmd, env)
+    try:
+        cfg.save(config)
+        cmd = command or charm_train_command(config, n, resume, time_limit_h)
+        env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'CHARM_SESSION_START': repr(session_start())}
+        print(f"Training on {n} {'GPUs' if torch.cuda.is_available() else 'CPU processes (gloo)'}, one process each; the batch "
+              f"sizes are global (split over the processes):\n  {shlex.join(cmd)}")
+        rc, tail = stream_command(cmd, env)
+    finally: shutil.rmtree(config.parent, ignore_errors=True)    # read by then; charm-train keeps its own copy, out/config.yaml
     if rc:
         errs = [l.split('error: ', 1)[1] for l in tail if l.startswith('error: ')]
         raise CharmError(errs[-1] if errs else f"The {n} training processes failed (torchrun exit code {rc}); the output "
