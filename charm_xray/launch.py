@@ -63,17 +63,16 @@ def train_on_gpus(cfg:CharmConfig,             # The run's configuration
     n = gpu_count() if gpus is None else int(gpus)
     if n <= 1: return 1
     config = Path(tempfile.mkdtemp(prefix='charm-launch-'))/'config.yaml'
-    try:
-        cfg.save(config)
-        cmd = command or charm_train_command(config, n, resume, time_limit_h)
-        env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'CHARM_SESSION_START': repr(session_start())}
-        print(f"Training on {n} {'GPUs' if torch.cuda.is_available() else 'CPU processes (gloo)'}, one process each; the batch "
-              f"sizes are global (split over the processes):\n  {shlex.join(cmd)}")
-        rc, tail = stream_command(cmd, env)
-    finally: shutil.rmtree(config.parent, ignore_errors=True)    # read by then; charm-train keeps its own copy, out/config.yaml
+    cfg.save(config)
+    cmd = command or charm_train_command(config, n, resume, time_limit_h)
+    env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'CHARM_SESSION_START': repr(session_start())}
+    print(f"Training on {n} {'GPUs' if torch.cuda.is_available() else 'CPU processes (gloo)'}, one process each; the batch "
+          f"sizes are global (split over the processes):\n  {shlex.join(cmd)}")
+    rc, tail = stream_command(cmd, env)       # interrupted or failed: the configuration stays, for the command printed above
     if rc:
         errs = [l.split('error: ', 1)[1] for l in tail if l.startswith('error: ')]
         raise CharmError(errs[-1] if errs else f"The {n} training processes failed (torchrun exit code {rc}); the output "
                          f"above says why. To train in this notebook's process instead, set GPUS = 1.")
+    shutil.rmtree(config.parent, ignore_errors=True)           # finished: charm-train keeps its own copy, out/config.yaml
     print(f"The {n} training processes finished; the run is in {cfg.out}.")
     return n
