@@ -22,7 +22,7 @@ Each data set trains in its own process (one torch thread each: two threads per 
 ran a step 8x slower); finished runs are kept in `OUT/<data>/runs.json` and a re-run only adds the missing ones.
 Writes benchmarks/ablation_result.md and benchmarks/ablation_result.json.
 """
-import argparse, json, os, subprocess, sys, time
+import argparse, dataclasses, json, os, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 
@@ -41,21 +41,22 @@ VARIANTS = {  # name: CharmConfig changes (None: plain fastai)
 DATA = ('charm-synth', 'eval-synth', 'real')
 REAL = HERE.parent.parent/'shared'/'real-nih-sample'
 
-def data_folder(name:str, n:int) -> str:
-    "The NIH-format folder of data set `name` (synthetic ones drawn once at 128 px and cached)."
+def data_folder(name:str, n:int, seed:int=0) -> str:
+    "The NIH-format folder of data set `name` (synthetic ones drawn once at 128 px with data seed `seed`, and cached)."
     if name == 'charm-synth':
         from charm_xray.synthetic import demo_data
-        return str(demo_data(n=n, size=128))
+        return str(demo_data(n=n, size=128, seed=seed))
     if name == 'eval-synth':
         from eval_synth import eval_data
-        return str(eval_data(n=n, size=128))
+        return str(eval_data(n=n, size=128, seed=seed))
     if not REAL.exists(): raise SystemExit(f"error: {REAL} not found (the real-film smoke set lives in ../shared)")
     return str(REAL)
 
-def base_config(data:str, out:str, size:int, seed:int):
-    "charm-demo's configuration (`cli.demo_config`: Lite0 with ImageNet weights, 2 + 3 epochs, bank 256) on `data`, the auto recipe."
+def base_config(data:str, out:str, size:int, seed:int, epochs:tuple=(2, 3)):
+    "charm-demo's configuration (`cli.demo_config`: Lite0 with ImageNet weights, 2 + 3 epochs, bank 256) on `data`, the auto recipe; `epochs` per stage."
     from charm_xray.cli import demo_config
-    return demo_config(out, size=size, data=data).update(seed=42 + seed, num_workers=0)
+    cfg = demo_config(out, size=size, data=data)
+    return cfg.update(seed=42 + seed, num_workers=0, stages=[dataclasses.replace(s, epochs=e) for s, e in zip(cfg.stages, epochs)])
 
 def plain_fastai(cfg):
     "fastai's vision_learner on the same pretrained backbone, BCE, `fine_tune` with its defaults, the recipe's batch."
@@ -73,14 +74,14 @@ def plain_fastai(cfg):
     learn.fine_tune(cfg.stages[1].epochs, freeze_epochs=cfg.stages[0].epochs)
     return learn, dls
 
-def one_run(name:str, change, data:str, out:Path, size:int, seed:int) -> dict:
+def one_run(name:str, change, data:str, out:Path, size:int, seed:int, epochs:tuple=(2, 3)) -> dict:
     "Train one variant; its test predictions go to `out/test_preds.npz`; returns its row."
     from charm_xray.train import train
     from charm_xray.data import nih_test_dl
     from charm_xray.callbacks import train_prevalence
     from charm_xray.layers import rare_classes
     from charm_xray.metrics import per_class_auc
-    cfg = base_config(data, str(out), size, seed)
+    cfg = base_config(data, str(out), size, seed, epochs)
     t0 = time.time()
     if change is None: learn, dls = plain_fastai(cfg)
     else:

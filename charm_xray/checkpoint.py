@@ -120,7 +120,7 @@ def thresholds_from_checkpoint(state:dict # A checkpoint as `load_checkpoint` re
 
 # %% ../nbs/11_checkpoint.ipynb #8a09ddf1
 class CharmCheckpoint(SaveModelCallback):
-    "`SaveModelCallback` on validation mean AUC that writes atomic checkpoints: `best_stage{n}.pth` on improvement, `last.pth` every epoch (with the history up to that epoch)."
+    "`SaveModelCallback` on validation mean AUC that writes atomic checkpoints: `last.pth` every epoch (with the history up to that epoch), and the weights the stage ends with in `best_stage{n}.pth`: its best epoch (saved on improvement, loaded when the fit ends) or, with `keep='last'`, its last epoch (saved when the fit ends)."
     order = EarlyStoppingCallback.order - 1  # save before early stopping can cancel the fit
     def __init__(self,
         out:Path,               # Output folder
@@ -129,21 +129,26 @@ class CharmCheckpoint(SaveModelCallback):
         lr=None,                # The stage's learning rate (stored to resume identically)
         best:float|None=None,   # Best value so far (when resuming)
         monitor:str='mean_auc', # Metric to track
+        keep:str='best',        # Weights the stage ends with: 'best' (its best `monitor` epoch) or 'last' (its last epoch, as fastai's `fine_tune`)
     ):
+        if keep not in ('best', 'last'): raise CharmError(f"keep={keep!r} must be 'best' or 'last'.")
         super().__init__(monitor=monitor, fname=f'best_stage{stage}', reset_on_fit=best is None)
-        self.best, self.out, self.cfg, self.stage, self.lr = best, Path(out), cfg, stage, lr
+        self.best, self.out, self.cfg, self.stage, self.lr, self.keep = best, Path(out), cfg, stage, lr, keep
 
     def _save(self, name):
         self.last_saved_path = save_checkpoint(self.out/f'{name}.pth', self.learn, self.cfg, with_opt=False,
                                                stage=self.stage, epoch=self.epoch + 1, best=float(self.best), lr=self.lr)
 
     def after_epoch(self):
-        super().after_epoch()
+        if self.keep == 'best': super().after_epoch()        # track the best value and save on improvement
+        else: TrackerCallback.after_epoch(self)             # track it only (the history, a resumed stage): the end decides
         log = getattr(self.learn, 'resumable_csv_logger', None)   # the history as it stands after this epoch, kept with it
         save_checkpoint(self.out/'last.pth', self.learn, self.cfg, stage=self.stage, epoch=self.epoch + 1,
                         best=float(self.best), lr=self.lr, stopped=False, history=log.history() if log is not None else None)
 
     def after_fit(self):
+        "Leave the learner with the stage's weights: the last epoch's, saved now (`keep='last'`), or the best epoch's, loaded."
+        if self.keep == 'last': return self._save(self.fname)
         p = self.out/f'{self.fname}.pth'
         distrib_barrier()   # under DDP: rank 0 has written the file before any rank reads it
         if p.exists(): self.learn.model.load_state_dict(load_checkpoint(p)['model'])

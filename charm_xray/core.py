@@ -211,7 +211,7 @@ LOSS_NAMES = ('bce', 'asl', 'focal')
 "The names of the loss registry (`losses.get_loss`, which checks it holds exactly these): what a stage's `loss` may be."
 
 _CHOICES = dict(recipe=('auto', 'paper'), split=('official', 'paper'), loss=LOSS_NAMES,
-                threshold_method=('youden', 'f1'), attention=('multiscale', 'lka', None))
+                threshold_method=('youden', 'f1'), attention=('multiscale', 'lka', None), keep=('best', 'last', None))
 "The allowed values of the settings that are a choice (`None` where it is one)."
 
 _RANGES = dict(size=(lambda v: v > 0, '> 0'), seed=(lambda v: 0 <= v < 2**32, 'in [0, 2**32)'), n=(lambda v: v > 0, '> 0'), valid_pct=(lambda v: 0 < v < 1, 'in (0, 1)'),
@@ -331,6 +331,7 @@ class CharmConfig:
     test_bs: int = 32                  # Batch size for evaluation
     fp16: bool = True                  # Mixed precision when a GPU is present
     patience: int = 3                  # Early stopping patience (epochs without a better validation AUC)
+    keep: str|None = None              # Weights each stage ends with: 'best' (its epoch with the best validation mean AUC) or 'last' (its last epoch, as fastai's fine_tune); None: the recipe's
     # decisions
     threshold_method: str = 'youden'   # Per-finding decision thresholds chosen on validation: 'youden' (Youden's J) or 'f1'
     temperature_scaling: bool = False  # Fit one temperature on the validation split before choosing the thresholds

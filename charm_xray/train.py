@@ -27,7 +27,7 @@ from .checkpoint import save_checkpoint, load_checkpoint, reconcile_resume, Char
 from .evaluate import plot_history, plot_roc_curves
 
 # %% auto #0
-__all__ = ['FULL_DATA', 'BATCH_FLOOR', 'SMALL_DATA', 'SMALL_RATES', 'RUN_FILES', 'lr_find_iters', 'choose_recipe',
+__all__ = ['FULL_DATA', 'BATCH_FLOOR', 'SMALL_DATA', 'SMALL_RATES', 'KEEP_SMALL', 'RUN_FILES', 'lr_find_iters', 'choose_recipe',
            'training_warnings', 'check_run_inputs', 'run_folder', 'with_batch_size', 'Stage', 'unreadable_film',
            'TrainingRun', 'train']
 
@@ -43,6 +43,9 @@ SMALL_DATA = 5_000
 
 SMALL_RATES = dict(frozen=dict(lr=5e-3), unfrozen=dict(lr_min=1e-4, lr=5e-3))
 "The `auto` recipe's rates below `SMALL_DATA`, for a frozen and an unfrozen stage: fastai `fine_tune`'s shape (then `slice(base/100, base/2)`) at base 1e-2, frozen stage at base/2; chosen over fine_tune's own 2e-3 on two synthetic generators (benchmarks/small_data_result.md)."
+
+KEEP_SMALL = 'best'
+"The weights each stage of an `auto` run below `SMALL_DATA` ends with (`CharmConfig.keep`): 'best' (its best validation epoch) or 'last' (its last epoch)."
 
 def _batch_size(n_train:int, paper_bs:int, min_steps:int, floor:int=BATCH_FLOOR) -> int:
     "The paper's batch size if an epoch keeps `min_steps` optimizer steps, else the largest power of two that does (>= `floor`)."
@@ -97,7 +100,13 @@ def choose_recipe(cfg:CharmConfig, # The run's configuration; its stages' unset 
     for n, s in enumerate(cfg.stages, 1):
         fill, w = _stage_recipe(s, n, n_train, cfg.recipe == 'auto', cfg.min_steps)
         stages.append(dataclasses.replace(s, **fill)); why += w
-    return cfg.update(stages=stages), why
+    keep = cfg.keep
+    if keep is None:
+        keep = KEEP_SMALL if cfg.recipe == 'auto' and n_train < SMALL_DATA else 'best'
+        why.append(f"keep each stage's {'last epoch, as fastai fine_tune does' if keep == 'last' else 'epoch with the best validation mean AUC'}"
+                   + (f": on {n_train:,} < {SMALL_DATA:,} training images the validation split is too small to choose an epoch by "
+                      "(benchmarks/keep_epoch_result.md)" if keep == 'last' else ''))
+    return cfg.update(stages=stages, keep=keep), why
 
 # %% ../nbs/13_train.ipynb #f5109ade
 def training_warnings(before_auc:float|None, # Best validation mean AUC of the stage before the last (None: unknown, or one stage)
@@ -342,7 +351,7 @@ class TrainingRun:
         accum = self._set_up(n)
         learn.opt = None                                     # a fresh optimizer; a resumed stage's state comes back in `cbs`
         lr = _lr_from(info['lr']) if resumed and 'lr' in info else self._lr(n)
-        self._ckpt = CharmCheckpoint(self.out, cfg, n, lr=_lr_value(lr), best=info.get('best') if resumed else None)
+        self._ckpt = CharmCheckpoint(self.out, cfg, n, lr=_lr_value(lr), best=info.get('best') if resumed else None, keep=cfg.keep)
         cbs = [self._ckpt, EarlyStoppingCallback(monitor='mean_auc', patience=cfg.patience),
                ResumableCSVLogger(self.out/'history.csv', n, start_epoch)]
         if self.state is not None and self.state.get('opt') is not None: cbs.append(RestoreOptimizer(self.state['opt']))
