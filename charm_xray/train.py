@@ -44,8 +44,8 @@ SMALL_DATA = 5_000
 SMALL_RATES = dict(frozen=dict(lr=5e-3), unfrozen=dict(lr_min=1e-4, lr=5e-3))
 "The `auto` recipe's rates below `SMALL_DATA`, for a frozen and an unfrozen stage: fastai `fine_tune`'s shape (then `slice(base/100, base/2)`) at base 1e-2, frozen stage at base/2; chosen over fine_tune's own 2e-3 on two synthetic generators (benchmarks/small_data_result.md)."
 
-KEEP_SMALL = 'best'
-"The weights each stage of an `auto` run below `SMALL_DATA` ends with (`CharmConfig.keep`): 'best' (its best validation epoch) or 'last' (its last epoch)."
+KEEP_SMALL = 'last'
+"The weights each stage of an `auto` run below `SMALL_DATA` ends with (`CharmConfig.keep`): its last epoch, as fastai's `fine_tune`; a validation split of a few hundred images is too small to choose an epoch by (benchmarks/keep_epoch_result.md)."
 
 def _batch_size(n_train:int, paper_bs:int, min_steps:int, floor:int=BATCH_FLOOR) -> int:
     "The paper's batch size if an epoch keeps `min_steps` optimizer steps, else the largest power of two that does (>= `floor`)."
