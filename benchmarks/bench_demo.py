@@ -25,7 +25,7 @@ def one_run(out, *extra):
     res = json.loads((Path(out)/'results_test.json').read_text())
     valid = json.loads((Path(out)/'results.json').read_text())
     h = pd.read_csv(Path(out)/'history.csv')
-    recipe = [l.strip() for l in r.stdout.splitlines() if l.strip().startswith(('stage 1 ', 'stage 2 ', 'Stage 1:', 'Stage 2:'))]
+    recipe = [l.strip() for l in r.stdout.splitlines() if l.strip().startswith(('stage 1 ', 'stage 2 ', 'keep ', 'Stage 1:', 'Stage 2:'))]
     return dict(run=' '.join(['charm-demo', *extra]), wall_s=round(wall, 1), cpu_s=round(cpu, 1), load_before=round(load0, 2),
                 load_after=round(load1, 2), test_mean_auc=res['mean_auc'], n_test=res['n_images'], valid_mean_auc=valid['mean_auc'],
                 n_valid=valid['n_images'], epochs=len(h), recipe=recipe, when=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))
