@@ -223,7 +223,7 @@ def report(a, cond):
         js[d] = dict(rows=rows, comparison=comp)
         body += table(titles[d], comp, rows)
     from charm_xray.train import KEEP_SMALL
-    kept = 'its last epoch, as fastai' if KEEP_SMALL == 'last' else 'its best validation epoch'
+    kept = "its last epoch, as fastai's fine_tune" if KEEP_SMALL == 'last' else 'its best validation epoch'
     intro = [f"EfficientNet-Lite0 with its offline ImageNet weights, {a.size} px, charm-demo's schedule (2 + 3 epochs, bank 256, "
              f"the `auto` recipe: batch 32, stage 1 rate 5e-3, stage 2 slice(1e-4, 5e-3), each stage keeps {kept}); synthetic sets of {a.n} films "
              f"(drawn at 128 px), their official-style test lists; seeds {','.join(map(str, a.seeds))} (config seed 42 + seed; each table shows the seeds its data set ran). "
