@@ -239,6 +239,24 @@ def report(a, cond):
     (HERE/'ablation_result.json').write_text(json.dumps(dict(settings=dict(n=a.n, size=a.size, seeds=a.seeds), results=js), indent=1))
     print(text)
 
+def run_workers(script:str, data:list, out:str, jobs:int, args:list):
+    "Run `script --worker D *args` for each data set D, `jobs` at a time (one torch thread each), each logging to `out/D.log`; an error if any fails."
+    Path(out).mkdir(parents=True, exist_ok=True)
+    todo, procs, failed = list(data), [], []
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    while todo or procs:
+        while todo and len(procs) < jobs:
+            d = todo.pop(0)
+            log = open(Path(out)/f'{d}.log', 'a')
+            procs.append((d, subprocess.Popen([sys.executable, script, '--worker', d, *args], stdout=log, stderr=subprocess.STDOUT, env=env)))
+        time.sleep(5)
+        for d, p in list(procs):
+            if p.poll() is not None:
+                procs.remove((d, p))
+                if p.returncode: failed.append(d); print(f"{d}: worker failed (exit {p.returncode}), see {out}/{d}.log")
+    if failed: raise SystemExit(f"error: no report written, {len(failed)} worker(s) failed ({', '.join(failed)}); "
+                                f"fix the cause and run again (finished runs are kept), or write it from what ran with --report-only")
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default='runs/ablation'); ap.add_argument('--data', default=','.join(DATA))
@@ -253,23 +271,7 @@ def main():
     from conditions import Conditions
     cond = Conditions()
     if not a.report_only:
-        Path(a.out).mkdir(parents=True, exist_ok=True)
-        todo, procs, failed = list(a.data), [], []
-        env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-        while todo or procs:
-            while todo and len(procs) < a.jobs:
-                d = todo.pop(0)
-                log = open(Path(a.out)/f'{d}.log', 'a')
-                procs.append((d, subprocess.Popen([sys.executable, __file__, '--worker', d, '--out', a.out, '--n', str(a.n),
-                                                   '--size', str(a.size), '--seeds', ','.join(map(str, a.seeds))],
-                                                  stdout=log, stderr=subprocess.STDOUT, env=env)))
-            time.sleep(5)
-            for d, p in list(procs):
-                if p.poll() is not None:
-                    procs.remove((d, p))
-                    if p.returncode: failed.append(d); print(f"{d}: worker failed (exit {p.returncode}), see {a.out}/{d}.log")
-        if failed: raise SystemExit(f"error: no report written, {len(failed)} worker(s) failed ({', '.join(failed)}); "
-                                    f"fix the cause and run again (finished runs are kept), or write it from what ran with --report-only")
+        run_workers(__file__, a.data, a.out, a.jobs, ['--out', a.out, '--n', str(a.n), '--size', str(a.size), '--seeds', ','.join(map(str, a.seeds))])
     report(a, cond)
 
 if __name__ == '__main__': main()

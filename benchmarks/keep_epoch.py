@@ -12,13 +12,13 @@ charm-demo's model (bank 256), 800 films drawn and trained at 128 px, 2 + 4 epoc
 Each data set trains in its own process (one torch thread each); finished runs are kept in `OUT/<data>/runs.json`
 and a re-run only adds the missing ones. Writes benchmarks/keep_epoch_result.md and .json.
 """
-import argparse, json, os, subprocess, sys, time
+import argparse, json, os, sys
 from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from ablation import data_folder, one_run, load_runs, auc_resampled
+from ablation import data_folder, one_run, load_runs, auc_resampled, run_workers
 
 VARIANTS = {'keep best': dict(keep='best'), 'keep last': dict(keep='last'), 'plain fastai fine_tune': None}
 PAIRS = [('keep last', 'keep best'), ('keep best', 'plain fastai fine_tune'), ('keep last', 'plain fastai fine_tune')]
@@ -117,21 +117,7 @@ def main():
     if a.worker: return worker(a)
     from conditions import Conditions
     cond = Conditions()
-    if not a.report_only:
-        Path(a.out).mkdir(parents=True, exist_ok=True)
-        todo, procs, failed = list(a.data), [], []
-        env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-        while todo or procs:
-            while todo and len(procs) < a.jobs:
-                d = todo.pop(0)
-                procs.append((d, subprocess.Popen([sys.executable, __file__, '--worker', d] + sys.argv[1:],
-                                                  stdout=open(Path(a.out)/f'{d}.log', 'a'), stderr=subprocess.STDOUT, env=env)))
-            time.sleep(5)
-            for d, p in list(procs):
-                if p.poll() is not None:
-                    procs.remove((d, p))
-                    if p.returncode: failed.append(d); print(f"{d}: worker failed (exit {p.returncode}), see {a.out}/{d}.log")
-        if failed: raise SystemExit(f"error: no report written, {len(failed)} worker(s) failed ({', '.join(failed)}); fix the cause and run again")
+    if not a.report_only: run_workers(__file__, a.data, a.out, a.jobs, sys.argv[1:])
     report(a, cond)
 
 if __name__ == '__main__': main()
